@@ -1,0 +1,107 @@
+"""A domain controller: one DIT file plus the DC-level wiring of its DSA (RID pool, identity).
+
+``DomainController`` is what the rest of dcemu (LDAP server, replication, the guest OS,
+labs) holds on to.  It owns no policy of its own: directory rules live in dcemu.dsa, RID rules
+in dcemu.rid, replication in dcemu.repl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .clock import Clock
+from .dsa import ops
+from .dsa.directory import Directory
+from .dsa.provision import DcIdentity, ForestSpec, dc_identity, provision_forest
+from .dsa.schema import Schema
+from .entropy import Entropy
+from .rid import manager
+from .rid.pool import RidRange
+from .rid.rid_set import RidSetAllocator
+from .store.sqlite import SqliteStore
+
+#: Where the DIT lives on a DC's system disk (the VM's disk directory), as on Windows.
+DIT_RELATIVE_PATH = Path("Windows") / "NTDS" / "ntds.dit.sqlite"
+
+
+class DomainController:
+    """One DC's directory with its RID allocator wired in."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        #: How to reach the RID master when this DC does not hold the role (set by replication/labs).
+        self.remote_rid_request: Callable[[DomainController], RidRange] | None = None
+        #: Event sink (dcemu.guest's event log when running inside a VM).
+        self.events: Callable[[int, str], None] = lambda event_id, text: None
+        directory.rid_allocator = RidSetAllocator(directory, request_pool=self.request_rid_pool,
+                                                  on_event=lambda i, t: self.events(i, t))
+
+    # --- construction ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, clock: Clock, entropy: Entropy, schema: Schema | None = None) -> DomainController:
+        return cls(Directory(SqliteStore(path), schema or Schema.load(), clock, entropy))
+
+    @classmethod
+    def provision(cls, path: str | Path, spec: ForestSpec, clock: Clock, entropy: Entropy) -> DomainController:
+        """Create a new forest whose first DC keeps its DIT at ``path``."""
+        dc = cls.open(path, clock, entropy)
+        me = provision_forest(dc.directory, spec)
+        dc.directory.store.set_state("ridSetDn", me.rid_set_dn)
+        from .dsa.provision import finish_first_dc
+        finish_first_dc(dc.directory)
+        return dc
+
+    # --- identity ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.directory.store.state("dcName", ""))
+
+    @property
+    def identity(self) -> DcIdentity:
+        d = self.directory
+        return dc_identity(d, self.name, str(d.store.state("site")), dsa_guid=d.dsa_guid,
+                           invocation_id=d.invocation_id)
+
+    @property
+    def domain_dn(self) -> str:
+        return str(self.directory.store.state("defaultNamingContext"))
+
+    def role_owner(self, role_object_dn: str) -> str:
+        obj = self.directory.find(role_object_dn)
+        return str(obj.first("fSMORoleOwner", "")) if obj is not None else ""
+
+    @property
+    def is_rid_master(self) -> bool:
+        return self.role_owner(manager.rid_manager_dn(self.directory)).lower() == \
+            self.identity.ntds_settings_dn.lower()
+
+    # --- RID pools --------------------------------------------------------------------------
+    def request_rid_pool(self) -> RidRange:
+        """Get a new pool into this DC's RID Set: locally if RID master, else by EXOP (R-RID-20)."""
+        if self.is_rid_master:
+            block = int(self.directory.store.state("ridBlockSize", 0) or 0)
+            return manager.allocate_pool(self.directory, self.identity.rid_set_dn,
+                                         ntds_settings_dn=self.identity.ntds_settings_dn,
+                                         block=manager.block_size(block))
+        if self.remote_rid_request is None:
+            from .rid.rid_set import no_rids
+            raise no_rids()
+        return self.remote_rid_request(self)
+
+    # --- conveniences for users and tests ---------------------------------------------------
+    def add_user(self, name: str, password: str | None = None, *, parent: str | None = None,
+                 enabled: bool = True, **attrs: object) -> str:
+        """Create a user as an LDAP client would (originating add); returns its DN."""
+        dn = f"CN={name},{parent or 'CN=Users,' + self.domain_dn}"
+        values: dict[str, object] = {"objectClass": ["user"], "sAMAccountName": [name],
+                                     "userPrincipalName": [f"{name}@{self.directory.store.state('dnsDomain')}"]}
+        if password is not None:
+            values["unicodePwd"] = [f'"{password}"'.encode("utf-16-le")]
+            values["userAccountControl"] = [str(0x200 if enabled else 0x202)]
+        values.update({k: v if isinstance(v, list) else [v] for k, v in attrs.items()})
+        ops.add(self.directory, dn, values)  # type: ignore[arg-type]
+        return dn
+
+    def close(self) -> None:
+        self.directory.store.close()

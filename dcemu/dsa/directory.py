@@ -1,0 +1,304 @@
+"""One DC's directory: identity, reads, and the commit point every write goes through.
+
+Theory of operation
+-------------------
+``Directory`` composes a Store (the DIT file), the Schema, a Clock and an Entropy fork.  It
+owns the DC's database identity: the DSA GUID (objectGUID of its nTDSDSA object, never
+changes) and the invocationId (changes on restore/safeguards/cloning, R-REPL-02), and the
+USN counter (highestCommittedUSN).
+
+Writes come in two kinds:
+- *originating* writes (LDAP/SAM operations on this DC) are built by dcemu.dsa.ops and
+  committed with ``commit_originating``, which allocates the USN and stamps metadata;
+- *replicated* writes (dcemu.repl) carry stamps from elsewhere and use ``commit_replicated``.
+
+Before every originating write the ``write_guards`` run: the guest installs the
+VM-Generation-ID check (R-GENID-21) and the "Dsa Not Writable" quarantine check (R-USN-11)
+there.  A guard may raise (refuse the write) or change the invocationId first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..clock import Clock, to_dstime, to_generalized_time
+from ..entropy import Entropy
+from ..errors import NoSuchObject, name_err
+from ..ids import Sid, parse_guid
+from ..store.interface import LinkValue, PropertyMeta, Store, StoredObject, Value
+from . import dn as dnmod
+from .schema import Schema
+from .stamps import originating_link, originating_stamp, replicated_stamp
+
+#: Attributes whose equality keys are kept in the store's index beyond those the schema marks
+#: indexed (searchFlags fATTINDEX): what the DSA itself looks objects up by.
+EXTRA_INDEXED = ("objectSid", "sAMAccountName", "userPrincipalName", "servicePrincipalName", "objectCategory",
+                 "dNSHostName", "cn", "name")
+
+#: Values the store keeps for the DC itself but never returns on read.
+SECRET_ATTRIBUTES = frozenset({"unicodePwd", "dBCSPwd", "ntPwdHistory", "lmPwdHistory", "supplementalCredentials",
+                               "userPassword"})
+
+
+@dataclass(frozen=True)
+class WriteStamp:
+    """The USN and time one originating or replicated write uses."""
+
+    usn: int
+    time: int          # DSTIME seconds, for metadata
+    when: str          # GeneralizedTime, for whenChanged/whenCreated
+
+
+class Directory:
+    """A DC's DIT with AD's identity and stamping rules; pure logic over a Store and a Clock."""
+
+    def __init__(self, store: Store, schema: Schema, clock: Clock, entropy: Entropy) -> None:
+        self.store = store
+        self.schema = schema
+        self.clock = clock
+        self.entropy = entropy
+        #: Called before every originating write with the operation name; may raise to refuse it.
+        self.write_guards: list[Callable[[str], None]] = []
+        #: Supplies RIDs for new security principals (installed by dcemu.rid; see R-RID-10).
+        self.rid_allocator: Callable[[], int] | None = None
+        #: Called after each committed change with (object, usn), e.g. to schedule change notification.
+        self.change_listeners: list[Callable[[StoredObject, int], None]] = []
+        self._indexed = frozenset(
+            [a for a in EXTRA_INDEXED] + [a.ldap_display_name for a in schema.attributes() if a.indexed])
+
+    # --- identity ---------------------------------------------------------------------------
+    @property
+    def highest_committed_usn(self) -> int:
+        return int(self.store.state("highestCommittedUSN", 0))  # type: ignore[arg-type]
+
+    @property
+    def invocation_id(self) -> str:
+        return str(self.store.state("invocationId", ""))
+
+    @property
+    def dsa_guid(self) -> str:
+        return str(self.store.state("dsaGuid", ""))
+
+    def set_identity(self, *, dsa_guid: str, invocation_id: str) -> None:
+        with self.store.transaction():
+            self.store.set_state("dsaGuid", dsa_guid)
+            self.store.set_state("invocationId", invocation_id)
+
+    def new_guid(self) -> str:
+        return str(self.entropy.guid())
+
+    # --- reads ------------------------------------------------------------------------------
+    def get(self, guid: str) -> StoredObject | None:
+        return self.store.get(guid)
+
+    def find(self, dn: str) -> StoredObject | None:
+        """Look an object up by DN, ``<GUID=...>`` or ``<SID=...>``; None if absent."""
+        if dn.startswith("<"):
+            return self._find_special(dn)
+        return self.store.get_by_ndn(dnmod.normalize(dn))
+
+    def _find_special(self, text: str) -> StoredObject | None:
+        inner, _, rest = text[1:].partition(">")
+        kind, _, value = inner.partition("=")
+        kind = kind.upper()
+        if kind == "GUID":
+            try:
+                return self.store.get(str(parse_guid(value)))
+            except ValueError:
+                return None
+        if kind == "SID":
+            text_sid = value if value.upper().startswith("S-") else str(Sid.from_bytes(bytes.fromhex(value)))
+            guids = self.store.lookup("objectSid", text_sid.upper())
+            return self.store.get(guids[0]) if guids else None
+        if kind == "WKGUID":
+            wk, _, container = value.partition(",")
+            return self.well_known(container, wk)
+        return None
+
+    def well_known(self, container_dn: str, wkguid: str) -> StoredObject | None:
+        """Resolve ``<WKGUID=...,NC>`` through the NC head's wellKnownObjects (MS-ADTS 3.1.1.1.11)."""
+        head = self.find(container_dn)
+        if head is None:
+            return None
+        for value in head.attrs.get("wellKnownObjects", []):
+            # DN-binary form: B:32:<hex guid>:<dn>
+            parts = str(value).split(":", 3)
+            if len(parts) == 4 and parts[2].lower() == wkguid.replace("-", "").lower():
+                return self.find(parts[3])
+        return None
+
+    def require(self, dn: str) -> StoredObject:
+        """The live object at ``dn`` or NoSuchObject with Windows' "best match" text."""
+        obj = self.find(dn)
+        if obj is None or obj.deleted:
+            best = self.best_match(dn)
+            raise NoSuchObject(name_err(0x208D, "0310028D", 2001, "NO_OBJECT", best), matched_dn=best)
+        return obj
+
+    def best_match(self, dn: str) -> str:
+        """The closest existing ancestor's DN (what AD returns as matchedDN)."""
+        if dn.startswith("<"):
+            return ""
+        try:
+            parts = dnmod.parse(dn)
+        except Exception:
+            return ""
+        for i in range(1, len(parts) + 1):
+            obj = self.store.get_by_ndn(dnmod.normalize(dnmod.build(parts[i:])))
+            if obj is not None and not obj.deleted:
+                return obj.dn
+        return ""
+
+    def lookup(self, attr: str, value: Value) -> list[StoredObject]:
+        """Objects whose indexed ``attr`` equals ``value`` (live and deleted)."""
+        out = []
+        for guid in self.store.lookup(attr, self.index_key(attr, value)):
+            obj = self.store.get(guid)
+            if obj is not None:
+                out.append(obj)
+        return out
+
+    def is_indexed(self, attr: str) -> bool:
+        return attr in self._indexed
+
+    def index_key(self, attr: str, value: Value) -> str:
+        if attr == "objectSid":
+            return (str(Sid.from_bytes(value)) if isinstance(value, bytes) else value).upper()
+        key = self.schema.equality_key(attr, value)
+        return key.hex() if isinstance(key, bytes) else str(key)
+
+    def links(self, obj: StoredObject, attr: str) -> list[str]:
+        """DNs of the present values of linked attribute ``attr`` (forward link) on ``obj``."""
+        out = []
+        for link in self.store.links(obj.guid, attr):
+            target = self.store.get(link.target)
+            if target is not None and not target.deleted:
+                out.append(target.dn)
+        return out
+
+    def backlinks(self, obj: StoredObject, forward_attr: str) -> list[str]:
+        out = []
+        for link in self.store.backlinks(obj.guid, forward_attr):
+            src = self.store.get(link.guid)
+            if src is not None and not src.deleted:
+                out.append(src.dn)
+        return out
+
+    def children(self, obj: StoredObject) -> Iterator[StoredObject]:
+        for guid in self.store.children(obj.guid):
+            child = self.store.get(guid)
+            if child is not None:
+                yield child
+
+    # --- the commit point -------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many writes in one SQLite transaction (bulk population); each still takes its USN."""
+        with self.store.transaction():
+            yield
+
+    def guard_write(self, operation: str) -> None:
+        """Run the write guards (R-GENID-21 check, quarantine) before an originating write."""
+        for guard in list(self.write_guards):
+            guard(operation)
+
+    def _next_stamp(self) -> WriteStamp:
+        usn = self.highest_committed_usn + 1
+        self.store.set_state("highestCommittedUSN", usn)
+        now = self.clock.now()
+        return WriteStamp(usn, to_dstime(now), to_generalized_time(now))
+
+    def commit_originating(self, obj: StoredObject, changed: set[str], *, created: bool = False,
+                           links: list[tuple[str, str, bool]] = (), old_dn: str | None = None) -> StoredObject:
+        """Write ``obj`` as an originating change of the attributes in ``changed`` (R-REPL-05).
+
+        ``links`` are (attr, target GUID, present) linked-value changes stamped per value.
+        Must run inside ``store.transaction()`` together with the checks that built ``obj``,
+        so the USN is taken and committed with the change, or not at all.
+        """
+        stamp = self._next_stamp()
+        inv = self.invocation_id
+        if created:
+            obj.usn_created = stamp.usn
+            obj.attrs["whenCreated"] = [stamp.when]
+            changed = set(changed) | {"whenCreated"}
+        obj.usn_changed = stamp.usn
+        obj.attrs["whenChanged"] = [stamp.when]
+        for attr in changed:
+            sch = self.schema.find_attribute(attr)
+            if sch is None or not sch.replicated or sch.constructed or sch.is_linked:
+                continue
+            obj.meta[attr] = originating_stamp(obj.meta.get(attr), usn=stamp.usn, time=stamp.time,
+                                               invocation_id=inv)
+        for attr, target, present in links:
+            current = next((lv for lv in self.store.links(obj.guid, attr, include_absent=True)
+                            if lv.target == target), None)
+            self.store.put_link(originating_link(current, guid=obj.guid, attr=attr, target=target, present=present,
+                                                 usn=stamp.usn, time=stamp.time, invocation_id=inv))
+        self._write(obj, old_dn)
+        for listener in list(self.change_listeners):
+            listener(obj, stamp.usn)
+        return obj
+
+    def commit_replicated(self, obj: StoredObject, incoming: dict[str, PropertyMeta],
+                          links: list[LinkValue] = (), *, old_dn: str | None = None,
+                          created: bool = False) -> StoredObject:
+        """Write ``obj`` with stamps received by replication (R-REPL-06): one new local USN."""
+        stamp = self._next_stamp()
+        if created:
+            obj.usn_created = stamp.usn
+        obj.usn_changed = stamp.usn
+        obj.attrs["whenChanged"] = [stamp.when]
+        for attr, meta in incoming.items():
+            obj.meta[attr] = replicated_stamp(meta, usn=stamp.usn)
+        for lv in links:
+            lv.local_usn = stamp.usn
+            self.store.put_link(lv)
+        self._write(obj, old_dn)
+        for listener in list(self.change_listeners):
+            listener(obj, stamp.usn)
+        return obj
+
+    def commit_local(self, obj: StoredObject) -> StoredObject:
+        """Write a change to non-replicated attributes only (rIDPreviousAllocationPool, ...).
+
+        It takes a USN and moves uSNChanged (every committed write does, R-REPL-01) but stamps
+        no metadata, so nothing replicates.  Samba's trace shows the RID pool switch-over costing
+        exactly one such USN (samba-observed/user_rid_usn_summary.txt).
+        """
+        stamp = self._next_stamp()
+        obj.usn_changed = stamp.usn
+        obj.attrs["whenChanged"] = [stamp.when]
+        self._write(obj, None)
+        return obj
+
+    def commit_unversioned(self, obj: StoredObject) -> StoredObject:
+        """Rewrite non-replicated bookkeeping without taking a USN (rIDNextRID).
+
+        The observed RID trace advances rIDNextRID on every new principal while uSNChanged of
+        the RID Set and highestCommittedUSN move only by the principal's own USN.
+        """
+        self._write(obj, None)
+        return obj
+
+    def _write(self, obj: StoredObject, old_dn: str | None) -> None:
+        ndn = dnmod.normalize(obj.dn)
+        index: dict[str, set[str]] = {}
+        for attr in self._indexed:
+            values = obj.attrs.get(attr)
+            if values:
+                index[attr] = {self.index_key(attr, v) for v in values}
+        if old_dn is not None and old_dn != obj.dn:
+            # Descendants keep their parent's DN text as suffix; rewrite it (local bookkeeping only).
+            self.store.move_subtree(dnmod.normalize(old_dn), ndn, "," + old_dn, "," + obj.dn)
+        self.store.put(obj, ndn, index)
+
+    def new_object(self, dn: str, parent: StoredObject | None, nc: str | None, guid: str | None = None) -> StoredObject:
+        return StoredObject(guid or self.new_guid(), dn, parent.guid if parent else None, nc, 0, 0)
+
+
+def guid_str(value: uuid.UUID | str) -> str:
+    return str(value).lower()

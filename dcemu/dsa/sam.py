@@ -1,0 +1,212 @@
+"""Security-principal rules the DSA applies to users, computers and groups (MS-SAMR 3.1.1.8, MS-ADTS 3.1.1.5.2.2).
+
+- objectSid = domain SID + a RID from the DC's RID pool (dcemu.rid supplies ``rid_allocator``);
+- sAMAccountName unique in the domain (entryAlreadyExists otherwise), generated if absent;
+- userAccountControl, sAMAccountType, primaryGroupID and groupType defaults;
+- passwords: unicodePwd is a quoted UTF-16LE string on the wire; the DIT keeps only its NT hash
+  (impacket's ``compute_nthash``) and it is never returned by a read.
+"""
+
+from __future__ import annotations
+
+from impacket.ntlm import compute_nthash
+
+from ..clock import to_filetime
+from ..errors import ConstraintViolation, EntryAlreadyExists, UnwillingToPerform, atr_err, svc_err, upd_err
+from ..ids import Sid
+from ..store.interface import StoredObject, Value
+
+# userAccountControl bits (MS-ADTS 2.2.16)
+UF_ACCOUNTDISABLE = 0x2
+UF_PASSWD_NOTREQD = 0x20
+UF_NORMAL_ACCOUNT = 0x200
+UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
+UF_SERVER_TRUST_ACCOUNT = 0x2000
+UF_DONT_EXPIRE_PASSWD = 0x10000
+UF_TRUSTED_FOR_DELEGATION = 0x80000
+UF_PARTIAL_SECRETS_ACCOUNT = 0x4000000
+
+# sAMAccountType (MS-SAMR 2.2.1.9)
+SAM_GROUP_OBJECT = 0x10000000
+SAM_NON_SECURITY_GROUP_OBJECT = 0x10000001
+SAM_ALIAS_OBJECT = 0x20000000
+SAM_NON_SECURITY_ALIAS_OBJECT = 0x20000001
+SAM_USER_OBJECT = 0x30000000
+SAM_MACHINE_ACCOUNT = 0x30000001
+SAM_TRUST_ACCOUNT = 0x30000002
+
+# groupType bits (MS-ADTS 2.2.12)
+GROUP_TYPE_BUILTIN_LOCAL_GROUP = 0x1
+GROUP_TYPE_ACCOUNT_GROUP = 0x2
+GROUP_TYPE_RESOURCE_GROUP = 0x4
+GROUP_TYPE_UNIVERSAL_GROUP = 0x8
+GROUP_TYPE_SECURITY_ENABLED = 0x80000000
+
+PRINCIPAL_CLASSES = ("user", "computer", "group", "inetOrgPerson", "msDS-ManagedServiceAccount",
+                     "msDS-GroupManagedServiceAccount")
+PASSWORD_ATTRIBUTES = frozenset({"unicodePwd"})
+#: Attributes an originating password write stamps (they replicate together).
+PASSWORD_STAMPED = frozenset({"unicodePwd", "pwdLastSet", "ntPwdHistory", "dBCSPwd", "supplementalCredentials",
+                              "lmPwdHistory"})
+#: systemOnly attributes a client may still supply on add.
+CLIENT_SETTABLE_SYSTEM_ONLY = frozenset({"instanceType", "objectClass"})
+#: Attributes the DSA writes that are not always in the class's may list.
+DSA_MAINTAINED = frozenset({"pwdLastSet", "ntPwdHistory", "dBCSPwd", "lmPwdHistory", "supplementalCredentials"})
+
+
+def is_principal(classes: list[str]) -> bool:
+    return any(c in classes for c in ("user", "group", "computer"))
+
+
+def sam_account_type(classes: list[str], uac: int, group_type: int) -> int:
+    if "group" in classes:
+        security = bool(group_type & GROUP_TYPE_SECURITY_ENABLED)
+        if group_type & (GROUP_TYPE_RESOURCE_GROUP | GROUP_TYPE_BUILTIN_LOCAL_GROUP):
+            return SAM_ALIAS_OBJECT if security else SAM_NON_SECURITY_ALIAS_OBJECT
+        return SAM_GROUP_OBJECT if security else SAM_NON_SECURITY_GROUP_OBJECT
+    if uac & (UF_WORKSTATION_TRUST_ACCOUNT | UF_SERVER_TRUST_ACCOUNT):
+        return SAM_MACHINE_ACCOUNT
+    return SAM_USER_OBJECT
+
+
+def auto_filled(classes: list[str]) -> set[str]:
+    """Attributes ``prepare_add`` supplies for a principal when the client did not."""
+    return {"objectSid", "sAMAccountName", "sAMAccountType"} if is_principal(classes) else set()
+
+
+def prepare_add(d: object, obj: StoredObject, structural: str, classes: list[str],
+                values: dict[str, list[Value]], *, system: bool) -> None:
+    """Fill in SAM defaults for a new principal and take its RID (R-RID-10, R-RID-13)."""
+    if not is_principal(classes):
+        return
+    store = getattr(d, "store")
+    if "group" in classes:
+        gt = int(values.get("groupType", [str(GROUP_TYPE_ACCOUNT_GROUP | GROUP_TYPE_SECURITY_ENABLED)])[0])
+        values["groupType"] = [str(_signed32(gt))]
+        uac = 0
+    else:
+        default = (UF_WORKSTATION_TRUST_ACCOUNT | UF_PASSWD_NOTREQD) if "computer" in classes else (
+            UF_NORMAL_ACCOUNT | UF_PASSWD_NOTREQD | UF_ACCOUNTDISABLE)
+        uac = int(values.get("userAccountControl", [str(default)])[0])
+        values["userAccountControl"] = [str(uac)]
+        if "primaryGroupID" not in values:
+            pg = 516 if uac & UF_SERVER_TRUST_ACCOUNT else 521 if uac & UF_PARTIAL_SECRETS_ACCOUNT else (
+                515 if "computer" in classes else 513)
+            values["primaryGroupID"] = [str(pg)]
+        values.setdefault("pwdLastSet", ["0"])
+        for attr in ("accountExpires",):
+            values.setdefault(attr, ["9223372036854775807"])
+        for attr in ("badPwdCount", "badPasswordTime", "lastLogon", "lastLogoff", "logonCount", "codePage",
+                     "countryCode"):
+            values.setdefault(attr, ["0"])
+    values["sAMAccountType"] = [str(sam_account_type(classes, uac, int(values.get("groupType", ["0"])[0])))]
+    if "sAMAccountName" not in values:
+        e = getattr(d, "entropy")
+        alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+        rnd = "".join(alphabet[e.randint(0, 31)] for _ in range(18))
+        values["sAMAccountName"] = [f"${rnd[:6]}-{rnd[6:]}"]
+    if "unicodePwd" in values and not (system and _is_nt_hash(values["unicodePwd"][0])):
+        if not system:
+            _check_complexity(d, _decode_password(d, values["unicodePwd"][0]), values)
+        _set_password(d, values, _decode_password(d, values["unicodePwd"][0]))
+    if "objectSid" not in values:
+        allocator = getattr(d, "rid_allocator")
+        if allocator is None:
+            raise UnwillingToPerform(svc_err(0x2010, "031A1254", data=0x2010))
+        domain_sid = str(store.state("domainSid"))
+        values["objectSid"] = [Sid(domain_sid).child(allocator()).to_bytes()]
+
+
+def _is_nt_hash(value: Value) -> bool:
+    """Provisioning and cloning hand over ready NT hashes (16 bytes) instead of quoted passwords."""
+    return isinstance(value, bytes) and len(value) == 16 and not value.startswith(b'"\x00')
+
+
+def _signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - 0x100000000 if value & 0x80000000 else value
+
+
+def check_unique(d: object, obj: StoredObject) -> None:
+    """sAMAccountName must be unique among live objects of the domain (entryAlreadyExists)."""
+    for name in obj.attrs.get("sAMAccountName", []):
+        for other in getattr(d, "lookup")("sAMAccountName", name):
+            if other.guid != obj.guid and not other.deleted and other.nc == obj.nc:
+                raise EntryAlreadyExists(upd_err(0x524, "031A11D8", 6005, "ENTRY_EXISTS"))
+
+
+def check_modify(d: object, obj: StoredObject, values: dict[str, list[Value]], changed: set[str]) -> None:
+    """Keep sAMAccountType in step with userAccountControl/groupType changes."""
+    if "userAccountControl" in changed or "groupType" in changed:
+        classes = [str(c) for c in values.get("objectClass", [])]
+        if is_principal(classes):
+            uac = int(values.get("userAccountControl", ["0"])[0])
+            gt = int(values.get("groupType", ["0"])[0])
+            values["sAMAccountType"] = [str(sam_account_type(classes, uac, gt))]
+            changed.add("sAMAccountType")
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+def _pwd_error(d: object, code: int = 0x52D) -> ConstraintViolation:
+    sch = getattr(d, "schema").find_attribute("unicodePwd")
+    return ConstraintViolation(atr_err(code, "03191083", 1005, "CONSTRAINT_ATT_TYPE", sch.attid if sch else 0,
+                                       "unicodePwd"))
+
+
+def _decode_password(d: object, raw: Value) -> str:
+    """unicodePwd on the wire: the password in double quotes, UTF-16LE (MS-ADTS 3.1.1.3.1.5.1)."""
+    data = raw if isinstance(raw, bytes) else raw.encode("latin-1")
+    try:
+        text = data.decode("utf-16-le")
+    except UnicodeDecodeError as exc:
+        raise _pwd_error(d, 0x56) from exc
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise _pwd_error(d, 0x56)
+    return text[1:-1]
+
+
+def _check_complexity(d: object, password: str, values: dict[str, list[Value]]) -> None:
+    """Default Domain Policy: at least 7 characters, three of four character classes."""
+    classes = sum([any(c.islower() for c in password), any(c.isupper() for c in password),
+                   any(c.isdigit() for c in password), any(not c.isalnum() for c in password)])
+    if len(password) < 7 or classes < 3:
+        raise _pwd_error(d)
+
+
+def _set_password(d: object, values: dict[str, list[Value]], password: str) -> None:
+    now = getattr(d, "clock").now()
+    values["unicodePwd"] = [compute_nthash(password)]
+    values["pwdLastSet"] = [str(to_filetime(now))]
+
+
+def set_password_hash(values: dict[str, list[Value]], password: str) -> None:
+    """For provisioning: store the NT hash of ``password`` without policy checks."""
+    values["unicodePwd"] = [compute_nthash(password)]
+
+
+def apply_password_change(d: object, obj: StoredObject, values: dict[str, list[Value]], change: object,
+                          *, system: bool) -> None:
+    """replace = reset (admin); delete old + add new = change, which must know the old password."""
+    op = getattr(change, "op")
+    raw = list(getattr(change, "values"))
+    if op == "delete":
+        if len(raw) != 1 or values.get("unicodePwd", [b""])[0] != compute_nthash(_decode_password(d, raw[0])):
+            raise _pwd_error(d, 0x56)
+        return
+    if op not in ("add", "replace") or len(raw) != 1:
+        raise UnwillingToPerform(svc_err(0x209A, "031A124C"))
+    password = _decode_password(d, raw[0])
+    if not system:
+        _check_complexity(d, password, values)
+    _set_password(d, values, password)
+
+
+def verify_password(obj: StoredObject, password: str) -> bool:
+    stored = obj.first("unicodePwd")
+    return isinstance(stored, bytes) and stored == compute_nthash(password)
+
+
+def nt_hash(obj: StoredObject) -> bytes | None:
+    stored = obj.first("unicodePwd")
+    return stored if isinstance(stored, bytes) else None

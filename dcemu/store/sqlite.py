@@ -1,0 +1,303 @@
+"""The DIT in one SQLite file per DC, through sqlite-utils.
+
+Theory of operation
+-------------------
+Tables (created with sqlite-utils, versioned with ``PRAGMA user_version``):
+
+- ``objects``: one row per object keyed by objectGUID; the DN (as shown and normalised), the
+  parent and NC GUIDs, uSNCreated/uSNChanged, isDeleted, the values (JSON) and the
+  replPropertyMetaData (JSON ``{attr: [version, time, invocationId, origUSN, localUSN]}``).
+  ``objects_usn`` indexes uSNChanged: it is what replication walks (GetNCChanges reads
+  changes in USN order).
+- ``idx``: equality keys of indexed attributes (sAMAccountName, objectSid, ...) -> GUID.
+- ``links``: linked values (member/...) by (source, attr, target) with value metadata.
+- ``state``: small per-DC facts as JSON (highestCommittedUSN, invocationId, repsFrom, UTD).
+
+The database runs in WAL mode with ``synchronous=NORMAL``: a commit survives the emulator
+process being killed at any point (the guarantee a test can check).  A DC's "power loss" is
+simulated by the Hyper-V layer at the VM level, not by losing SQLite pages.
+# DIVERGENCE: synchronous=NORMAL, not FULL: durable against process death, not OS crash; a
+# per-commit fsync would cap writes at the disk's flush rate for no observable benefit here.
+
+Binary values are stored in the JSON as strings prefixed with NUL + base64, since every
+stored value is either text or bytes and NUL never starts an AD string value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import DcemuError
+from .interface import LinkValue, PropertyMeta, StoredObject, Value
+
+SCHEMA_VERSION = 1
+_BIN = "\x00"
+
+
+class StoreError(DcemuError):
+    """The database file is missing, damaged or from another version."""
+
+
+def _enc_values(attrs: dict[str, list[Value]]) -> str:
+    out: dict[str, list[str]] = {}
+    for name, values in attrs.items():
+        out[name] = [v if type(v) is str else _BIN + base64.b64encode(v).decode() for v in values]
+    return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
+
+
+def _dec_values(text: str) -> dict[str, list[Value]]:
+    raw = json.loads(text)
+    if _BIN not in text and "\\u0000" not in text:
+        return raw
+    for name, values in raw.items():
+        raw[name] = [base64.b64decode(v[1:]) if v[:1] == _BIN else v for v in values]
+    return raw
+
+
+def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
+    return json.dumps({k: m.to_list() for k, m in meta.items()}, separators=(",", ":"))
+
+
+def _dec_meta(text: str) -> dict[str, PropertyMeta]:
+    return {k: PropertyMeta(*v) for k, v in json.loads(text).items()}
+
+
+class SqliteStore:
+    """A Store over one SQLite file (``":memory:"`` for throwaway unit tests)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self._conn = conn
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a dcemu database ({exc})") from exc
+        self._depth = 0
+        self._state_cache: dict[str, object] = {}
+
+    # --- schema -------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version not in (0,):
+            raise StoreError(f"{self.path}: database format {version}, this dcemu reads {SCHEMA_VERSION}")
+        if self.db.table_names():
+            raise StoreError(f"{self.path}: has tables but no dcemu format marker; refusing to touch it")
+        self.db["objects"].create({
+            "guid": str, "dn": str, "ndn": str, "parent": str, "nc": str,
+            "usn_created": int, "usn_changed": int, "deleted": int, "attrs": str, "meta": str,
+        }, pk="guid", not_null={"dn", "ndn", "usn_created", "usn_changed"})
+        self.db["objects"].create_index(["ndn"], unique=True, index_name="objects_ndn")
+        self.db["objects"].create_index(["usn_changed"], index_name="objects_usn")
+        self.db["objects"].create_index(["parent"], index_name="objects_parent")
+        self._conn.execute("CREATE TABLE idx (attr TEXT NOT NULL, key TEXT NOT NULL, guid TEXT NOT NULL, "
+                           "PRIMARY KEY (attr, key, guid)) WITHOUT ROWID")
+        self._conn.execute("CREATE INDEX idx_guid ON idx (guid)")
+        self.db["links"].create({
+            "guid": str, "attr": str, "target": str, "present": int, "version": int,
+            "time_created": int, "time_changed": int, "invocation_id": str, "orig_usn": int,
+            "local_usn": int, "time_deleted": int,
+        }, pk=("guid", "attr", "target"))
+        self.db["links"].create_index(["target", "attr"], index_name="links_target")
+        self.db["links"].create_index(["local_usn"], index_name="links_usn")
+        self.db["state"].create({"key": str, "value": str}, pk="key")
+        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    # --- transactions ---------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: the outermost block commits; an exception anywhere rolls back."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        saved_state = dict(self._state_cache)
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            self._state_cache = saved_state
+            raise
+        else:
+            self._conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    # --- objects --------------------------------------------------------------------------
+    _COLS = "guid, dn, parent, nc, usn_created, usn_changed, deleted, attrs, meta"
+
+    @staticmethod
+    def _row(row: tuple) -> StoredObject:
+        return StoredObject(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]),
+                            _dec_values(row[7]), _dec_meta(row[8]))
+
+    def get(self, guid: str) -> StoredObject | None:
+        row = self._conn.execute(f"SELECT {self._COLS} FROM objects WHERE guid=?", (guid,)).fetchone()
+        return self._row(row) if row else None
+
+    def get_by_ndn(self, ndn: str) -> StoredObject | None:
+        row = self._conn.execute(f"SELECT {self._COLS} FROM objects WHERE ndn=?", (ndn,)).fetchone()
+        return self._row(row) if row else None
+
+    def guid_by_ndn(self, ndn: str) -> str | None:
+        row = self._conn.execute("SELECT guid FROM objects WHERE ndn=?", (ndn,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, obj: StoredObject, ndn: str, index: dict[str, set[str]]) -> None:
+        """Insert or replace ``obj`` and its index keys (must be inside a transaction)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO objects (guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs, meta)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
+             _enc_values(obj.attrs), _enc_meta(obj.meta)))
+        self._conn.execute("DELETE FROM idx WHERE guid=?", (obj.guid,))
+        rows = [(attr, key, obj.guid) for attr, keys in index.items() for key in keys]
+        if rows:
+            self._conn.executemany("INSERT OR IGNORE INTO idx (attr, key, guid) VALUES (?,?,?)", rows)
+
+    def move_subtree(self, old_ndn: str, new_ndn: str, old_dn_suffix: str, new_dn_suffix: str) -> None:
+        """Rewrite the DNs of every descendant of a renamed/moved object (local bookkeeping, no USN)."""
+        rows = self._conn.execute("SELECT guid, dn, ndn FROM objects WHERE ndn LIKE ?",
+                                  ("%," + old_ndn.replace("%", "\\%"),)).fetchall()
+        for guid, dn_text, ndn in rows:
+            if not ndn.endswith("," + old_ndn):
+                continue
+            self._conn.execute("UPDATE objects SET dn=?, ndn=? WHERE guid=?",
+                               (dn_text[: len(dn_text) - len(old_dn_suffix)] + new_dn_suffix,
+                                ndn[: len(ndn) - len(old_ndn)] + new_ndn, guid))
+
+    def remove(self, guid: str) -> None:
+        self._conn.execute("DELETE FROM objects WHERE guid=?", (guid,))
+        self._conn.execute("DELETE FROM idx WHERE guid=?", (guid,))
+
+    def children(self, parent: str) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT guid FROM objects WHERE parent=? ORDER BY ndn", (parent,))]
+
+    def has_children(self, parent: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM objects WHERE parent=? LIMIT 1", (parent,)).fetchone() is not None
+
+    def lookup(self, attr: str, key: str) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT guid FROM idx WHERE attr=? AND key=?", (attr, key))]
+
+    def scan(self, *, nc: str | None = None, include_deleted: bool = True) -> Iterator[StoredObject]:
+        sql = f"SELECT {self._COLS} FROM objects"
+        where, args = [], []
+        if nc is not None:
+            where.append("nc=?")
+            args.append(nc)
+        if not include_deleted:
+            where.append("deleted=0")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        for row in self._conn.execute(sql + " ORDER BY usn_created", args).fetchall():
+            yield self._row(row)
+
+    def subtree(self, ndn: str) -> Iterator[StoredObject]:
+        """The object at ``ndn`` and everything under it, parents before children."""
+        pattern = "%," + ndn.replace("%", "\\%") if ndn else "%"
+        rows = self._conn.execute(f"SELECT {self._COLS}, ndn FROM objects WHERE ndn=? OR ndn LIKE ? ESCAPE '\\'",
+                                  (ndn, pattern)).fetchall()
+        rows.sort(key=lambda r: (r[-1].count(","), r[-1]))
+        for row in rows:
+            yield self._row(row[:-1])
+
+    def changes_since(self, usn: int, limit: int = 1000, *, nc: str | None = None) -> list[StoredObject]:
+        if nc is None:
+            rows = self._conn.execute(f"SELECT {self._COLS} FROM objects WHERE usn_changed>? ORDER BY usn_changed"
+                                      " LIMIT ?", (usn, limit)).fetchall()
+        else:
+            rows = self._conn.execute(f"SELECT {self._COLS} FROM objects WHERE usn_changed>? AND nc=?"
+                                      " ORDER BY usn_changed LIMIT ?", (usn, nc, limit)).fetchall()
+        return [self._row(r) for r in rows]
+
+    def count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM objects").fetchone()[0]
+
+    # --- linked values --------------------------------------------------------------------
+    _LCOLS = ("guid, attr, target, present, version, time_created, time_changed, invocation_id, orig_usn, "
+              "local_usn, time_deleted")
+
+    @staticmethod
+    def _link(row: tuple) -> LinkValue:
+        return LinkValue(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6], row[7], row[8], row[9],
+                         row[10])
+
+    def links(self, guid: str, attr: str | None = None, *, include_absent: bool = False) -> list[LinkValue]:
+        sql = f"SELECT {self._LCOLS} FROM links WHERE guid=?"
+        args: list[object] = [guid]
+        if attr is not None:
+            sql += " AND attr=?"
+            args.append(attr)
+        if not include_absent:
+            sql += " AND present=1"
+        return [self._link(r) for r in self._conn.execute(sql + " ORDER BY attr, target", args)]
+
+    def backlinks(self, target: str, attr: str | None = None) -> list[LinkValue]:
+        sql = f"SELECT {self._LCOLS} FROM links WHERE target=? AND present=1"
+        args: list[object] = [target]
+        if attr is not None:
+            sql += " AND attr=?"
+            args.append(attr)
+        return [self._link(r) for r in self._conn.execute(sql + " ORDER BY guid", args)]
+
+    def put_link(self, link: LinkValue) -> None:
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO links ({self._LCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (link.guid, link.attr, link.target, int(link.present), link.version, link.time_created,
+             link.time_changed, link.invocation_id, link.orig_usn, link.local_usn, link.time_deleted))
+
+    def remove_links(self, guid: str) -> None:
+        self._conn.execute("DELETE FROM links WHERE guid=? OR target=?", (guid, guid))
+
+    def link_changes_since(self, usn: int, *, nc: str | None = None) -> list[LinkValue]:
+        if nc is None:
+            rows = self._conn.execute(f"SELECT {self._LCOLS} FROM links WHERE local_usn>? ORDER BY local_usn",
+                                      (usn,)).fetchall()
+        else:
+            rows = self._conn.execute(
+                f"SELECT {', '.join('l.' + c.strip() for c in self._LCOLS.split(','))} FROM links l "
+                "JOIN objects o ON o.guid=l.guid WHERE l.local_usn>? AND o.nc=? ORDER BY l.local_usn",
+                (usn, nc)).fetchall()
+        return [self._link(r) for r in rows]
+
+    # --- small state ----------------------------------------------------------------------
+    def state(self, key: str, default: object = None) -> object:
+        if key in self._state_cache:
+            return self._state_cache[key]
+        row = self._conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        value = json.loads(row[0]) if row else default
+        if row:
+            self._state_cache[key] = value
+        return value
+
+    def set_state(self, key: str, value: object) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                           (key, json.dumps(value, separators=(",", ":"))))
+        self._state_cache[key] = value
+
+    def close(self) -> None:
+        self._conn.close()
