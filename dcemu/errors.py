@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-#: The DSA's version tag Windows Server 2012 R2 prints at the end of LdapErr texts.
-LDAPERR_VERSION = "v2580"
+#: The version tag Windows prints at the end of LdapErr texts (the form the issue and Windows 2016+ DCs show).
+LDAPERR_VERSION = "v4563"
 
 
 class DcemuError(Exception):

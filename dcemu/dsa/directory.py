@@ -281,15 +281,15 @@ class Directory:
         The observed RID trace advances rIDNextRID on every new principal while uSNChanged of
         the RID Set and highestCommittedUSN move only by the principal's own USN.
         """
-        self._write(obj, None)
+        self.store.put_values(obj)
         return obj
 
     def _write(self, obj: StoredObject, old_dn: str | None) -> None:
         ndn = dnmod.normalize(obj.dn)
         index: dict[str, set[str]] = {}
-        for attr in self._indexed:
-            values = obj.attrs.get(attr)
-            if values:
+        indexed = self._indexed
+        for attr, values in obj.attrs.items():
+            if values and attr in indexed:
                 index[attr] = {self.index_key(attr, v) for v in values}
         if old_dn is not None and old_dn != obj.dn:
             # Descendants keep their parent's DN text as suffix; rewrite it (local bookkeeping only).

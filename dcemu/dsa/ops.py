@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..errors import (
     AttributeOrValueExists,
@@ -82,7 +83,7 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
     """Create an object by an originating add (MS-ADTS 3.1.1.5.2)."""
     d.guard_write("add")
     rdn_type, rdn_value = dnmod.rdn(dn)
-    values = _canonical(d, attrs)
+    values = _canonical(d, attrs, system=system)
     if not system:
         _check_client_writable(d, values)
     if d.find(dn) is not None:
@@ -132,14 +133,14 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
         return d.commit_originating(obj, set(values), created=True, links=links)
 
 
-def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]]) -> dict[str, list[Value]]:
+def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]], *, system: bool) -> dict[str, list[Value]]:
     out: dict[str, list[Value]] = {}
     for name, raw in attrs.items():
         sch = d.schema.attribute(name)
         vals = [raw] if isinstance(raw, str | bytes) else list(raw)
         canon = out.setdefault(sch.ldap_display_name, [])
         for v in vals:
-            checked = d.schema.check_value(sch.ldap_display_name, v)
+            checked = d.schema.check_value(sch.ldap_display_name, v, enforce_range=not system)
             canon.append(checked)
         if not canon:
             out.pop(sch.ldap_display_name)
@@ -210,10 +211,15 @@ def _split_links(d: Directory, values: dict[str, list[Value]]) -> dict[str, list
     return out
 
 
+@lru_cache(maxsize=4096)
+def _contents_of(schema: object, classes: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    """must/may of a class set, cached: every add of a user asks the same question."""
+    return schema.must_contain(classes), schema.may_contain(classes)
+
+
 def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[Value]], linked: set[str]) -> None:
     """must/may over the class chain and auxiliaries, single-valuedness, no duplicate values."""
-    must = d.schema.must_contain(tuple(classes))
-    may = d.schema.may_contain(tuple(classes))
+    must, may = _contents_of(d.schema, tuple(classes))
     present = set(values) | linked
     missing = [a for a in must if a not in present]
     if missing:
@@ -260,7 +266,7 @@ def modify(d: Directory, dn: str, changes: Iterable[Change], *, system: bool = F
             sam.apply_password_change(d, obj, values, change, system=system)
             changed |= sam.PASSWORD_STAMPED
             continue
-        new_vals = [d.schema.check_value(attr, v) for v in change.values]
+        new_vals = [d.schema.check_value(attr, v, enforce_range=not system) for v in change.values]
         if sch.is_forward_link:
             link_changes.extend(_modify_links(d, obj, attr, change.op, new_vals, permissive))
             continue
@@ -434,7 +440,8 @@ def modify_dn(d: Directory, dn: str, new_rdn: str, *, delete_old_rdn: bool = Tru
         if parent.nc != obj.nc:
             from ..errors import AffectsMultipleDsas
             raise AffectsMultipleDsas(svc_err(0x2131, "031A1254"))
-    new_dn = dnmod.child(parent.dn if parent else "", rdn_attr, new_value)
+    # AD writes the short RDN types upper-case (CN=, OU=, DC=) whatever the client typed.
+    new_dn = dnmod.child(parent.dn if parent else "", rdn_attr.upper() if len(rdn_attr) <= 2 else rdn_attr, new_value)
     existing = d.find(new_dn)
     if existing is not None and existing.guid != obj.guid:
         raise _entry_exists(new_dn)

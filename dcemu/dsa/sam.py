@@ -9,12 +9,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from impacket.ntlm import compute_nthash
 
 from ..clock import to_filetime
 from ..errors import ConstraintViolation, EntryAlreadyExists, UnwillingToPerform, atr_err, svc_err, upd_err
 from ..ids import Sid
 from ..store.interface import StoredObject, Value
+
+if TYPE_CHECKING:
+    from .directory import Directory
+
 
 # userAccountControl bits (MS-ADTS 2.2.16)
 UF_ACCOUNTDISABLE = 0x2
@@ -74,12 +80,12 @@ def auto_filled(classes: list[str]) -> set[str]:
     return {"objectSid", "sAMAccountName", "sAMAccountType"} if is_principal(classes) else set()
 
 
-def prepare_add(d: object, obj: StoredObject, structural: str, classes: list[str],
+def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[str],
                 values: dict[str, list[Value]], *, system: bool) -> None:
     """Fill in SAM defaults for a new principal and take its RID (R-RID-10, R-RID-13)."""
     if not is_principal(classes):
         return
-    store = getattr(d, "store")
+    store = d.store
     if "group" in classes:
         gt = int(values.get("groupType", [str(GROUP_TYPE_ACCOUNT_GROUP | GROUP_TYPE_SECURITY_ENABLED)])[0])
         values["groupType"] = [str(_signed32(gt))]
@@ -101,7 +107,7 @@ def prepare_add(d: object, obj: StoredObject, structural: str, classes: list[str
             values.setdefault(attr, ["0"])
     values["sAMAccountType"] = [str(sam_account_type(classes, uac, int(values.get("groupType", ["0"])[0])))]
     if "sAMAccountName" not in values:
-        e = getattr(d, "entropy")
+        e = d.entropy
         alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
         rnd = "".join(alphabet[e.randint(0, 31)] for _ in range(18))
         values["sAMAccountName"] = [f"${rnd[:6]}-{rnd[6:]}"]
@@ -110,7 +116,7 @@ def prepare_add(d: object, obj: StoredObject, structural: str, classes: list[str
             _check_complexity(d, _decode_password(d, values["unicodePwd"][0]), values)
         _set_password(d, values, _decode_password(d, values["unicodePwd"][0]))
     if "objectSid" not in values:
-        allocator = getattr(d, "rid_allocator")
+        allocator = d.rid_allocator
         if allocator is None:
             raise UnwillingToPerform(svc_err(0x2010, "031A1254", data=0x2010))
         domain_sid = str(store.state("domainSid"))
@@ -127,15 +133,15 @@ def _signed32(value: int) -> int:
     return value - 0x100000000 if value & 0x80000000 else value
 
 
-def check_unique(d: object, obj: StoredObject) -> None:
+def check_unique(d: Directory, obj: StoredObject) -> None:
     """sAMAccountName must be unique among live objects of the domain (entryAlreadyExists)."""
     for name in obj.attrs.get("sAMAccountName", []):
-        for other in getattr(d, "lookup")("sAMAccountName", name):
+        for other in d.lookup("sAMAccountName", name):
             if other.guid != obj.guid and not other.deleted and other.nc == obj.nc:
                 raise EntryAlreadyExists(upd_err(0x524, "031A11D8", 6005, "ENTRY_EXISTS"))
 
 
-def check_modify(d: object, obj: StoredObject, values: dict[str, list[Value]], changed: set[str]) -> None:
+def check_modify(d: Directory, obj: StoredObject, values: dict[str, list[Value]], changed: set[str]) -> None:
     """Keep sAMAccountType in step with userAccountControl/groupType changes."""
     if "userAccountControl" in changed or "groupType" in changed:
         classes = [str(c) for c in values.get("objectClass", [])]
@@ -148,13 +154,13 @@ def check_modify(d: object, obj: StoredObject, values: dict[str, list[Value]], c
 
 # --- passwords -------------------------------------------------------------------------------
 
-def _pwd_error(d: object, code: int = 0x52D) -> ConstraintViolation:
-    sch = getattr(d, "schema").find_attribute("unicodePwd")
+def _pwd_error(d: Directory, code: int = 0x52D) -> ConstraintViolation:
+    sch = d.schema.find_attribute("unicodePwd")
     return ConstraintViolation(atr_err(code, "03191083", 1005, "CONSTRAINT_ATT_TYPE", sch.attid if sch else 0,
                                        "unicodePwd"))
 
 
-def _decode_password(d: object, raw: Value) -> str:
+def _decode_password(d: Directory, raw: Value) -> str:
     """unicodePwd on the wire: the password in double quotes, UTF-16LE (MS-ADTS 3.1.1.3.1.5.1)."""
     data = raw if isinstance(raw, bytes) else raw.encode("latin-1")
     try:
@@ -166,7 +172,7 @@ def _decode_password(d: object, raw: Value) -> str:
     return text[1:-1]
 
 
-def _check_complexity(d: object, password: str, values: dict[str, list[Value]]) -> None:
+def _check_complexity(d: Directory, password: str, values: dict[str, list[Value]]) -> None:
     """Default Domain Policy: at least 7 characters, three of four character classes."""
     classes = sum([any(c.islower() for c in password), any(c.isupper() for c in password),
                    any(c.isdigit() for c in password), any(not c.isalnum() for c in password)])
@@ -174,8 +180,8 @@ def _check_complexity(d: object, password: str, values: dict[str, list[Value]]) 
         raise _pwd_error(d)
 
 
-def _set_password(d: object, values: dict[str, list[Value]], password: str) -> None:
-    now = getattr(d, "clock").now()
+def _set_password(d: Directory, values: dict[str, list[Value]], password: str) -> None:
+    now = d.clock.now()
     values["unicodePwd"] = [compute_nthash(password)]
     values["pwdLastSet"] = [str(to_filetime(now))]
 
@@ -185,11 +191,11 @@ def set_password_hash(values: dict[str, list[Value]], password: str) -> None:
     values["unicodePwd"] = [compute_nthash(password)]
 
 
-def apply_password_change(d: object, obj: StoredObject, values: dict[str, list[Value]], change: object,
+def apply_password_change(d: Directory, obj: StoredObject, values: dict[str, list[Value]], change: object,
                           *, system: bool) -> None:
     """replace = reset (admin); delete old + add new = change, which must know the old password."""
-    op = getattr(change, "op")
-    raw = list(getattr(change, "values"))
+    op = change.op
+    raw = list(change.values)
     if op == "delete":
         if len(raw) != 1 or values.get("unicodePwd", [b""])[0] != compute_nthash(_decode_password(d, raw[0])):
             raise _pwd_error(d, 0x56)

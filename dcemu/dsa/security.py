@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import uuid
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from impacket.ldap import ldaptypes
 
 from ..ids import Sid
 from ..store.interface import StoredObject
+
+if TYPE_CHECKING:
+    from .directory import Directory
+
 
 #: Control access right "Allow a DC to create a clone of itself" (rightsGuid, R-CLONE-03).
 DS_CLONE_DOMAIN_CONTROLLER = uuid.UUID("3e0f7e18-2c7a-4c10-ba82-4d926db99a3e")
@@ -86,14 +91,14 @@ def parse_descriptor(data: bytes) -> ldaptypes.SR_SECURITY_DESCRIPTOR:
     return ldaptypes.SR_SECURITY_DESCRIPTOR(data=data)
 
 
-def _domain_sid(d: object) -> str:
-    return str(getattr(d, "store").state("domainSid", "S-1-5-32"))
+def _domain_sid(d: Directory) -> str:
+    return str(d.store.state("domainSid", "S-1-5-32"))
 
 
-def default_security_descriptor(d: object, structural: str, parent: StoredObject | None) -> bytes:
+def default_security_descriptor(d: Directory, structural: str, parent: StoredObject | None) -> bytes:
     """The descriptor a new object gets (see the module's DIVERGENCE note)."""
     dom = _domain_sid(d)
-    return _default_sd(dom, str(getattr(d, "store").state("forestRootDomainSid", dom)))
+    return _default_sd(dom, str(d.store.state("forestRootDomainSid", dom)))
 
 
 @lru_cache(maxsize=64)

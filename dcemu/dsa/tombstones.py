@@ -14,10 +14,16 @@ tombstone is removed for good (garbage collection, a local act that takes no USN
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING
 
 from ..clock import from_generalized_time
 from ..store.interface import StoredObject
 from . import dn as dnmod
+
+if TYPE_CHECKING:
+    from .directory import Directory
+    from .schema import Schema
+
 
 #: Attributes kept on a tombstone (MS-ADTS 3.1.1.5.5.1.1), plus any with searchFlags fPRESERVEONDELETE.
 PRESERVED = frozenset({
@@ -34,21 +40,21 @@ DELETED_OBJECTS_WKGUID = "18e2ea80684f11d2b9aa00c04f79f805"
 DEFAULT_TOMBSTONE_LIFETIME_DAYS = 180
 
 
-def deleted_objects_container(d: object, obj: StoredObject) -> StoredObject | None:
-    head = getattr(d, "get")(obj.nc) if obj.nc else None
+def deleted_objects_container(d: Directory, obj: StoredObject) -> StoredObject | None:
+    head = d.get(obj.nc) if obj.nc else None
     if head is None:
         return None
-    return getattr(d, "well_known")(head.dn, DELETED_OBJECTS_WKGUID)
+    return d.well_known(head.dn, DELETED_OBJECTS_WKGUID)
 
 
-def make_tombstone(d: object, obj: StoredObject) -> StoredObject:
+def make_tombstone(d: Directory, obj: StoredObject) -> StoredObject:
     """Turn ``obj`` into a tombstone as one originating write (call inside a transaction)."""
-    schema = getattr(d, "schema")
-    store = getattr(d, "store")
+    schema = d.schema
+    store = d.store
     container = deleted_objects_container(d, obj)
     rdn_type, rdn_value = dnmod.rdn(obj.dn)
     old_dn = obj.dn
-    parent = getattr(d, "get")(obj.parent) if obj.parent else None
+    parent = d.get(obj.parent) if obj.parent else None
     new_rdn = f"{rdn_value}\nDEL:{obj.guid}"
     changed: set[str] = {"isDeleted", "name", rdn_type_attr(schema, rdn_type), "lastKnownParent"}
     for attr in list(obj.attrs):
@@ -70,25 +76,25 @@ def make_tombstone(d: object, obj: StoredObject) -> StoredObject:
     else:
         obj.dn = dnmod.child(dnmod.parent(old_dn), rdn_type, new_rdn)
     links = [(lv.attr, lv.target, False) for lv in store.links(obj.guid)]
-    return getattr(d, "commit_originating")(obj, changed, links=links, old_dn=old_dn)
+    return d.commit_originating(obj, changed, links=links, old_dn=old_dn)
 
 
-def rdn_type_attr(schema: object, rdn_type: str) -> str:
-    return getattr(schema, "attribute")(rdn_type).ldap_display_name
+def rdn_type_attr(schema: Schema, rdn_type: str) -> str:
+    return schema.attribute(rdn_type).ldap_display_name
 
 
-def tombstone_lifetime_days(d: object) -> int:
+def tombstone_lifetime_days(d: Directory) -> int:
     """tombstoneLifetime from CN=Directory Service (absent means 180 days on 2012 R2 forests)."""
-    config = str(getattr(d, "store").state("configurationNamingContext", ""))
-    ds = getattr(d, "find")(f"CN=Directory Service,CN=Windows NT,CN=Services,{config}") if config else None
+    config = str(d.store.state("configurationNamingContext", ""))
+    ds = d.find(f"CN=Directory Service,CN=Windows NT,CN=Services,{config}") if config else None
     value = ds.first("tombstoneLifetime") if ds is not None else None
     return int(value) if value else DEFAULT_TOMBSTONE_LIFETIME_DAYS
 
 
-def collect_garbage(d: object, now: _dt.datetime) -> list[str]:
+def collect_garbage(d: Directory, now: _dt.datetime) -> list[str]:
     """Remove tombstones older than tombstoneLifetime (MS-ADTS 3.1.1.1.16); returns their GUIDs."""
     lifetime = _dt.timedelta(days=tombstone_lifetime_days(d))
-    store = getattr(d, "store")
+    store = d.store
     removed: list[str] = []
     with store.transaction():
         for obj in list(store.scan()):

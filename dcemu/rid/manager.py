@@ -7,8 +7,14 @@ RID Set ``rIDAllocationPool``: two originating writes on the master, which repli
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import UnwillingToPerform, svc_err
 from .pool import DEFAULT_BLOCK, MAX_BLOCK, RidRange
+
+if TYPE_CHECKING:
+    from ..dsa.directory import Directory
+
 
 # EXOP_ERR codes (MS-DRSR 4.1.10.2.x), as the extended operation reports them.
 EXOP_ERR_SUCCESS = 1
@@ -27,8 +33,8 @@ class RidAllocError(UnwillingToPerform):
         self.exop_error = exop_error
 
 
-def rid_manager_dn(d: object) -> str:
-    return f"CN=RID Manager$,CN=System,{getattr(d, 'store').state('defaultNamingContext')}"
+def rid_manager_dn(d: Directory) -> str:
+    return f"CN=RID Manager$,CN=System,{d.store.state('defaultNamingContext')}"
 
 
 def block_size(requested: int | None) -> int:
@@ -38,15 +44,15 @@ def block_size(requested: int | None) -> int:
     return min(requested, MAX_BLOCK)
 
 
-def allocate_pool(master: object, rid_set_dn: str, *, ntds_settings_dn: str, block: int = DEFAULT_BLOCK) -> RidRange:
+def allocate_pool(master: Directory, rid_set_dn: str, *, ntds_settings_dn: str, block: int = DEFAULT_BLOCK) -> RidRange:
     """Carve the next pool on the RID master ``master`` for the RID Set at ``rid_set_dn``."""
-    manager = getattr(master, "find")(rid_manager_dn(master))
+    manager = master.find(rid_manager_dn(master))
     if manager is None or manager.deleted:
         raise RidAllocError(EXOP_ERR_UPDATE_ERR, " (no RID Manager$ object)")
     owner = str(manager.first("fSMORoleOwner", ""))
     if owner.lower() != ntds_settings_dn.lower():
         raise RidAllocError(EXOP_ERR_FSMO_NOT_OWNER, " (this DC is not the RID master)")
-    rid_set = getattr(master, "find")(rid_set_dn)
+    rid_set = master.find(rid_set_dn)
     if rid_set is None:
         raise RidAllocError(EXOP_ERR_UNKNOWN_CALLER, f" (no RID Set {rid_set_dn})")
     available = RidRange.decode(manager.first("rIDAvailablePool", "0") or 0)

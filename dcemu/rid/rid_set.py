@@ -20,10 +20,15 @@ the EXOP_FSMO_REQ_RID_ALLOC extended operation otherwise).  It returns the new p
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import UnwillingToPerform, svc_err
 from ..store.interface import StoredObject
 from .pool import EMPTY, RidRange
+
+if TYPE_CHECKING:
+    from ..dsa.directory import Directory
+
 
 #: The error Windows gives when no RID can be had: 0x2010 ERROR_DS_NO_RIDS_ALLOCATED (R-RID-11).
 ERROR_DS_NO_RIDS_ALLOCATED = 0x2010
@@ -48,15 +53,15 @@ def read_pools(rid_set: StoredObject) -> tuple[RidRange, RidRange, int]:
 class RidSetAllocator:
     """Callable installed as ``Directory.rid_allocator`` on a DC."""
 
-    def __init__(self, directory: object, *, request_pool: Callable[[], RidRange],
+    def __init__(self, directory: Directory, *, request_pool: Callable[[], RidRange],
                  on_event: Callable[[int, str], None] | None = None) -> None:
         self.d = directory
         self.request_pool = request_pool
         self.on_event = on_event or (lambda event_id, text: None)
 
     def rid_set(self) -> StoredObject:
-        dn = str(getattr(self.d, "store").state("ridSetDn", ""))
-        obj = getattr(self.d, "find")(dn) if dn else None
+        dn = str(self.d.store.state("ridSetDn", ""))
+        obj = self.d.find(dn) if dn else None
         if obj is None:
             self.on_event(16643, "The RID Set object of this DC does not exist yet: no RID pool.")
             raise no_rids()
@@ -64,7 +69,7 @@ class RidSetAllocator:
 
     def __call__(self) -> int:
         d = self.d
-        store = getattr(d, "store")
+        store = d.store
         rid_set = self.rid_set()
         prev, alloc, next_rid = read_pools(rid_set)
         if prev.empty or next_rid >= prev.high or not prev.contains(next_rid + 1) and next_rid >= prev.low:
@@ -75,12 +80,12 @@ class RidSetAllocator:
             with store.transaction():
                 rid_set.attrs["rIDPreviousAllocationPool"] = [str(alloc.encode())]
                 rid_set.attrs["rIDNextRID"] = [str(alloc.low - 1)]
-                getattr(d, "commit_local")(rid_set)
+                d.commit_local(rid_set)
             prev, next_rid = alloc, alloc.low - 1
         rid = max(next_rid + 1, prev.low)
         with store.transaction():
             rid_set.attrs["rIDNextRID"] = [str(rid)]
-            getattr(d, "commit_unversioned")(rid_set)
+            d.commit_unversioned(rid_set)
         used = rid - prev.low + 1
         if used * 2 > prev.size and (alloc.empty or alloc == prev):
             try:
@@ -90,19 +95,19 @@ class RidSetAllocator:
         return rid
 
 
-def invalidate(directory: object) -> None:
+def invalidate(directory: Directory) -> None:
     """Discard the current and standby pools (R-RID-40/41): the next principal forces a new pool.
 
     Modelled as both pools set to the empty range (the on-disk form Windows uses is not
     documented, OQ-8).
     """
-    store = getattr(directory, "store")
+    store = directory.store
     dn = str(store.state("ridSetDn", ""))
-    rid_set = getattr(directory, "find")(dn) if dn else None
+    rid_set = directory.find(dn) if dn else None
     if rid_set is None:
         return
     with store.transaction():
         rid_set.attrs["rIDPreviousAllocationPool"] = [str(EMPTY.encode())]
         rid_set.attrs["rIDAllocationPool"] = [str(EMPTY.encode())]
         rid_set.attrs["rIDNextRID"] = ["0"]
-        getattr(directory, "commit_originating")(rid_set, {"rIDAllocationPool"})
+        directory.commit_originating(rid_set, {"rIDAllocationPool"})

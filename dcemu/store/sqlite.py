@@ -179,6 +179,10 @@ class SqliteStore:
         if rows:
             self._conn.executemany("INSERT OR IGNORE INTO idx (attr, key, guid) VALUES (?,?,?)", rows)
 
+    def put_values(self, obj: StoredObject) -> None:
+        """Rewrite only the values of ``obj`` (no index, DN or USN change): rIDNextRID bookkeeping."""
+        self._conn.execute("UPDATE objects SET attrs=? WHERE guid=?", (_enc_values(obj.attrs), obj.guid))
+
     def move_subtree(self, old_ndn: str, new_ndn: str, old_dn_suffix: str, new_dn_suffix: str) -> None:
         """Rewrite the DNs of every descendant of a renamed/moved object (local bookkeeping, no USN)."""
         rows = self._conn.execute("SELECT guid, dn, ndn FROM objects WHERE ndn LIKE ?",
