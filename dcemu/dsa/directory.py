@@ -66,6 +66,10 @@ class Directory:
         self.rid_allocator: Callable[[], int] | None = None
         #: Called after each committed change with (object, usn), e.g. to schedule change notification.
         self.change_listeners: list[Callable[[StoredObject, int], None]] = []
+        self._forward_by_link_id: dict[int, str] | None = None
+        self._cache: dict[str, StoredObject] = {}
+        self._by_ndn: dict[str, str] = {}
+        self._cache_rollbacks = store.rollbacks
         self._indexed = frozenset(
             [a for a in EXTRA_INDEXED] + [a.ldap_display_name for a in schema.attributes() if a.indexed])
 
@@ -91,14 +95,63 @@ class Directory:
         return str(self.entropy.guid())
 
     # --- reads ------------------------------------------------------------------------------
+    # Decoded objects are cached (reads dominate: every search decodes its entries).  The cache
+    # holds what was committed; callers get copies, so an operation that edits its copy and then
+    # fails leaves the cache untouched.  A rollback anywhere drops the whole cache.
+    _CACHE_LIMIT = 50_000
+
+    def _cache_valid(self) -> None:
+        if self.store.rollbacks != self._cache_rollbacks:
+            self._cache.clear()
+            self._by_ndn.clear()
+            self._cache_rollbacks = self.store.rollbacks
+
+    @staticmethod
+    def _copy(obj: StoredObject) -> StoredObject:
+        return StoredObject(obj.guid, obj.dn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, obj.deleted,
+                            dict(obj.attrs), dict(obj.meta))
+
+    def _remember(self, obj: StoredObject, ndn: str | None = None) -> None:
+        if len(self._cache) >= self._CACHE_LIMIT:
+            self._cache.clear()
+            self._by_ndn.clear()
+        self._cache[obj.guid] = obj
+        self._by_ndn[ndn or dnmod.normalize(obj.dn)] = obj.guid
+
+    def forget(self, guid: str | None = None) -> None:
+        """Drop cached objects (one, or all): for writers that go to the store directly."""
+        if guid is None:
+            self._cache.clear()
+            self._by_ndn.clear()
+        else:
+            self._cache.pop(guid, None)
+
     def get(self, guid: str) -> StoredObject | None:
-        return self.store.get(guid)
+        self._cache_valid()
+        obj = self._cache.get(guid)
+        if obj is None:
+            obj = self.store.get(guid)
+            if obj is None:
+                return None
+            self._remember(obj)
+        return self._copy(obj)
 
     def find(self, dn: str) -> StoredObject | None:
         """Look an object up by DN, ``<GUID=...>`` or ``<SID=...>``; None if absent."""
         if dn.startswith("<"):
             return self._find_special(dn)
-        return self.store.get_by_ndn(dnmod.normalize(dn))
+        self._cache_valid()
+        ndn = dnmod.normalize(dn)
+        guid = self._by_ndn.get(ndn)
+        if guid is not None:
+            obj = self._cache.get(guid)
+            if obj is not None and dnmod.normalize(obj.dn) == ndn:
+                return self._copy(obj)
+        obj = self.store.get_by_ndn(ndn)
+        if obj is None:
+            return None
+        self._remember(obj, ndn)
+        return self._copy(obj)
 
     def _find_special(self, text: str) -> StoredObject | None:
         inner, _, rest = text[1:].partition(">")
@@ -106,13 +159,13 @@ class Directory:
         kind = kind.upper()
         if kind == "GUID":
             try:
-                return self.store.get(str(parse_guid(value)))
+                return self.get(str(parse_guid(value)))
             except ValueError:
                 return None
         if kind == "SID":
             text_sid = value if value.upper().startswith("S-") else str(Sid.from_bytes(bytes.fromhex(value)))
             guids = self.store.lookup("objectSid", text_sid.upper())
-            return self.store.get(guids[0]) if guids else None
+            return self.get(guids[0]) if guids else None
         if kind == "WKGUID":
             wk, _, container = value.partition(",")
             return self.well_known(container, wk)
@@ -156,7 +209,7 @@ class Directory:
         """Objects whose indexed ``attr`` equals ``value`` (live and deleted)."""
         out = []
         for guid in self.store.lookup(attr, self.index_key(attr, value)):
-            obj = self.store.get(guid)
+            obj = self.get(guid)
             if obj is not None:
                 out.append(obj)
         return out
@@ -174,7 +227,7 @@ class Directory:
         """DNs of the present values of linked attribute ``attr`` (forward link) on ``obj``."""
         out = []
         for link in self.store.links(obj.guid, attr):
-            target = self.store.get(link.target)
+            target = self.get(link.target)
             if target is not None and not target.deleted:
                 out.append(target.dn)
         return out
@@ -182,14 +235,14 @@ class Directory:
     def backlinks(self, obj: StoredObject, forward_attr: str) -> list[str]:
         out = []
         for link in self.store.backlinks(obj.guid, forward_attr):
-            src = self.store.get(link.guid)
+            src = self.get(link.guid)
             if src is not None and not src.deleted:
                 out.append(src.dn)
         return out
 
     def children(self, obj: StoredObject) -> Iterator[StoredObject]:
         for guid in self.store.children(obj.guid):
-            child = self.store.get(guid)
+            child = self.get(guid)
             if child is not None:
                 yield child
 
@@ -282,6 +335,7 @@ class Directory:
         the RID Set and highestCommittedUSN move only by the principal's own USN.
         """
         self.store.put_values(obj)
+        self._remember(self._copy(obj))
         return obj
 
     def _write(self, obj: StoredObject, old_dn: str | None) -> None:
@@ -294,10 +348,47 @@ class Directory:
         if old_dn is not None and old_dn != obj.dn:
             # Descendants keep their parent's DN text as suffix; rewrite it (local bookkeeping only).
             self.store.move_subtree(dnmod.normalize(old_dn), ndn, "," + old_dn, "," + obj.dn)
+            self.forget()
         self.store.put(obj, ndn, index)
+        self._cache_valid()
+        self._remember(self._copy(obj), ndn)
 
     def new_object(self, dn: str, parent: StoredObject | None, nc: str | None, guid: str | None = None) -> StoredObject:
         return StoredObject(guid or self.new_guid(), dn, parent.guid if parent else None, nc, 0, 0)
+
+
+    # --- graph reads used by filters and constructed attributes ------------------------------
+    def category_dn(self, class_name: str) -> str:
+        """objectCategory DN of a class (its defaultObjectCategory in this forest)."""
+        cat = self.schema.cls(class_name).default_object_category
+        schema_nc = str(self.store.state("schemaNamingContext", ""))
+        root = schema_nc.split(",", 2)[2] if schema_nc.count(",") >= 2 else ""
+        return cat.replace("DC=X", root) if root else cat
+
+    def forward_link_of(self, attr: str) -> str | None:
+        """For a back link (memberOf), the forward link it mirrors (member); None otherwise."""
+        sch = self.schema.attribute(attr)
+        if not sch.is_back_link:
+            return None
+        if self._forward_by_link_id is None:
+            self._forward_by_link_id = {a.link_id: a.ldap_display_name for a in self.schema.attributes()
+                                        if a.is_forward_link}
+        return self._forward_by_link_id.get(sch.link_id - 1)
+
+    def transitive(self, obj: StoredObject, attr: str) -> set[str]:
+        """GUIDs reachable from ``obj`` by following ``attr`` repeatedly (LDAP_MATCHING_RULE_IN_CHAIN)."""
+        forward = self.forward_link_of(attr)
+        seen: set[str] = set()
+        frontier = [obj.guid]
+        while frontier:
+            guid = frontier.pop()
+            links = self.store.backlinks(guid, forward) if forward else self.store.links(guid, attr)
+            for lv in links:
+                nxt = lv.guid if forward else lv.target
+                if nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+        return seen
 
 
 def guid_str(value: uuid.UUID | str) -> str:

@@ -106,6 +106,7 @@ def collect_garbage(d: Directory, now: _dt.datetime) -> list[str]:
             if now - when >= lifetime:
                 store.remove_links(obj.guid)
                 store.remove(obj.guid)
+                d.forget(obj.guid)
                 removed.append(obj.guid)
     return removed
 

@@ -94,6 +94,7 @@ class Store(Protocol):
     """What the DSA needs from its database."""
 
     path: str
+    rollbacks: int
 
     def transaction(self) -> AbstractContextManager[None]: ...
     def get(self, guid: str) -> StoredObject | None: ...

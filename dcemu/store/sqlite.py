@@ -88,6 +88,8 @@ class SqliteStore:
             raise StoreError(f"{self.path}: not a dcemu database ({exc})") from exc
         self._depth = 0
         self._state_cache: dict[str, object] = {}
+        #: Counts rolled-back transactions, so object caches above the store know to drop.
+        self.rollbacks = 0
 
     # --- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -137,6 +139,7 @@ class SqliteStore:
         except BaseException:
             self._conn.execute("ROLLBACK")
             self._state_cache = saved_state
+            self.rollbacks += 1
             raise
         else:
             self._conn.execute("COMMIT")

@@ -1,0 +1,682 @@
+"""DCCloneConfig.xml: parsing (R-XML), hostile input, New-ADDCCloneConfigFile (R-CFG), search order.
+
+Spec: ../shared/reference/virtualized-dc.md sections 2.2, 2.3, 2.6.  Every test writes real files
+to ``tmp_path`` and reads them back through the same code a clone uses.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from xmlschema import XMLSchemaImportWarning
+from xmlschema.exceptions import XMLResourceBlocked
+
+from dcemu.cloning.config import (
+    E_FAIL,
+    EVENT_CONFIG_PARSE_FAILED,
+    FILE_NAME,
+    CloneConfig,
+    CloneConfigError,
+    CloneConfigParameterError,
+    CloneConfigParameters,
+    CloneConfigWriteError,
+    CloneReadiness,
+    IPv4Settings,
+    IPv6Settings,
+    apply_clone_config_file_plan,
+    clone_computer_name_problem,
+    clone_config_search_locations,
+    find_clone_config,
+    new_clone_config,
+    online_prerequisite_checks,
+    parse_clone_config,
+    plan_new_clone_config_file,
+    render_clone_config,
+    write_clone_config,
+)
+from dcemu.cloning.xmlsafe import XmlLoadError, XmlProblem, load_trusted_schema, load_xml, parse_xml_bytes
+
+NS = 'xmlns:d3c="uri:microsoft.com:schemas:DCCloneConfig"'
+CRLF = "\r\n"
+V6 = "2002:4898:e0:31fc:d61:2b0a:c9c9:2ccc"
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = FILE_NAME) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def config_xml(body: str) -> str:
+    return f'<?xml version="1.0"?>\n<d3c:DCCloneConfig {NS}>\n{body}\n</d3c:DCCloneConfig>\n'
+
+
+def expect_29249(path: Path) -> CloneConfigError:
+    with pytest.raises(CloneConfigError) as info:
+        parse_clone_config(path)
+    assert info.value.event_id == EVENT_CONFIG_PARSE_FAILED == 29249
+    assert info.value.file == str(path)
+    return info.value
+
+
+# --- R-XML: reading -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b"", b" ", b"\r\n", b"    ", b"<a/>"])
+def test_r_xml_03_file_of_at_most_4_bytes_is_blank_and_all_automatic(tmp_path: Path, content: bytes) -> None:
+    config = parse_clone_config(write(tmp_path, content))
+    assert config.blank
+    assert config == CloneConfig()
+    assert config.uses_dhcp
+    assert config.notes == (f"vDC Cloning: Clone config file {tmp_path / FILE_NAME} is considered to be a blank "
+                            f"file (containing {len(content)} bytes)",)
+
+
+def test_r_xml_03_five_bytes_are_parsed_and_fail(tmp_path: Path) -> None:
+    error = expect_29249(write(tmp_path, b"hello"))
+    assert error.hresult == E_FAIL
+    assert error.problem is XmlProblem.MALFORMED
+
+
+def test_r_xml_02_full_file_parses_every_setting(tmp_path: Path) -> None:
+    path = write(tmp_path, config_xml("""  <ComputerName>CloneDC1</ComputerName>
+  <SiteName>REDMOND</SiteName>
+  <IPSettings>
+    <IPv4Settings>
+      <StaticSettings>
+        <Address>10.0.0.2</Address>
+        <SubnetMask>255.255.255.0</SubnetMask>
+        <DefaultGateway>10.0.0.3</DefaultGateway>
+        <DNSResolver>10.0.0.1</DNSResolver>
+        <DNSResolver>10.0.0.4</DNSResolver>
+        <PreferredWINSServer>10.0.0.1</PreferredWINSServer>
+        <AlternateWINSServer>10.0.0.3</AlternateWINSServer>
+      </StaticSettings>
+    </IPv4Settings>
+    <IPv6Settings>
+      <DynamicSettings><DNSResolver>fd00::1</DNSResolver></DynamicSettings>
+    </IPv6Settings>
+  </IPSettings>"""))
+    config = parse_clone_config(path)
+    assert config == CloneConfig(
+        computer_name="CloneDC1", site_name="REDMOND",
+        ipv4=IPv4Settings(True, "10.0.0.2", "255.255.255.0", "10.0.0.3", ("10.0.0.1", "10.0.0.4"),
+                          "10.0.0.1", "10.0.0.3"),
+        ipv6=IPv6Settings(False, ("fd00::1",)))
+    assert not config.blank and config.source == str(path)
+    assert not config.uses_dhcp
+
+
+def test_r_xml_01_missing_namespace_declaration_fails_kb2742844(tmp_path: Path) -> None:
+    no_ns = expect_29249(write(tmp_path, "<?xml version=\"1.0\"?>\n<DCCloneConfig>\n"
+                                         "  <ComputerName>CloneDC1</ComputerName>\n</DCCloneConfig>\n"))
+    assert no_ns.problem is XmlProblem.SCHEMA_INVALID and no_ns.hresult == E_FAIL
+    # The sample's prefix without its declaration is not even namespace-well-formed.
+    unbound = expect_29249(write(tmp_path, "<d3c:DCCloneConfig>\n  <ComputerName>C</ComputerName>\n"
+                                           "</d3c:DCCloneConfig>\n"))
+    assert unbound.problem is XmlProblem.MALFORMED and "unbound prefix" in unbound.reason
+
+
+def test_r_xml_01_wrong_namespace_fails(tmp_path: Path) -> None:
+    path = write(tmp_path, '<d3c:DCCloneConfig xmlns:d3c="uri:example:other"><ComputerName>C</ComputerName>'
+                           "</d3c:DCCloneConfig>")
+    assert expect_29249(path).problem is XmlProblem.SCHEMA_INVALID
+
+
+@pytest.mark.parametrize("family, block", [("IPv4Settings", "StaticSettings"), ("IPv4Settings", "DynamicSettings"),
+                                           ("IPv6Settings", "StaticSettings"), ("IPv6Settings", "DynamicSettings")])
+def test_r_xml_03_more_than_four_dns_resolvers_fail(tmp_path: Path, family: str, block: str) -> None:
+    resolvers = "\n".join(f"<DNSResolver>10.0.0.{i}</DNSResolver>" for i in range(1, 6))
+    path = write(tmp_path, config_xml(f"<IPSettings><{family}><{block}>\n{resolvers}\n</{block}></{family}>"
+                                      "</IPSettings>"))
+    error = expect_29249(path)
+    assert error.problem is XmlProblem.SCHEMA_INVALID
+    assert error.line == 8  # the fifth resolver (line 3 opens the block)
+    four = resolvers.rsplit("\n", 1)[0]
+    ok = write(tmp_path, config_xml(f"<IPSettings><{family}><{block}>{four}</{block}></{family}></IPSettings>"))
+    settings_ = parse_clone_config(ok)
+    got = settings_.ipv4 if family == "IPv4Settings" else settings_.ipv6
+    assert got is not None and len(got.dns_resolvers) == 4
+
+
+@pytest.mark.parametrize("element", ["ComputerName", "SiteName"])
+def test_r_xml_03_two_names_fail(tmp_path: Path, element: str) -> None:
+    error = expect_29249(write(tmp_path, config_xml(f"<{element}>A</{element}>\n<{element}>B</{element}>")))
+    assert error.line == 4 and element in error.reason
+
+
+@pytest.mark.parametrize("element", ["Address", "SubnetMask", "DefaultGateway"])
+def test_r_xml_03_two_static_values_fail(tmp_path: Path, element: str) -> None:
+    body = f"<{element}>1</{element}><{element}>2</{element}>"
+    path = write(tmp_path, config_xml(f"<IPSettings><IPv4Settings><StaticSettings>{body}</StaticSettings>"
+                                      "</IPv4Settings></IPSettings>"))
+    assert expect_29249(path).problem is XmlProblem.SCHEMA_INVALID
+
+
+def test_r_xml_02_unknown_element_fails(tmp_path: Path) -> None:
+    error = expect_29249(write(tmp_path, config_xml("<ComputerName>C</ComputerName>\n<DomainName>corp</DomainName>")))
+    assert "DomainName" in error.reason and error.line == 4
+
+
+def test_r_xml_02_static_and_dynamic_blocks_together_fail(tmp_path: Path) -> None:
+    path = write(tmp_path, config_xml("<IPSettings><IPv4Settings><StaticSettings/><DynamicSettings/>"
+                                      "</IPv4Settings></IPSettings>"))
+    expect_29249(path)
+
+
+def test_r_xml_02_static_without_mask_parses_but_cannot_be_applied(tmp_path: Path) -> None:
+    path = write(tmp_path, config_xml("<IPSettings><IPv4Settings><StaticSettings><Address>10.0.0.9</Address>"
+                                      "<DNSResolver>10.0.0.1</DNSResolver></StaticSettings></IPv4Settings>"
+                                      "</IPSettings>"))
+    config = parse_clone_config(path)  # 0..1 each in R-XML-02: valid XML ...
+    assert config.ipv4 is not None and config.ipv4.static and config.ipv4.subnet_mask is None
+    assert config.ipv4.incomplete_static  # ... left for the apply step (29251, R-CLSTEP-07)
+    complete = IPv4Settings(True, "10.0.0.9", "255.0.0.0")
+    assert not complete.incomplete_static and not IPv4Settings(False).incomplete_static
+
+
+def test_r_xml_03_blank_settings_mean_automatic_and_values_are_trimmed(tmp_path: Path) -> None:
+    path = write(tmp_path, config_xml("""<ComputerName></ComputerName>
+<SiteName>   </SiteName>
+<IPSettings><IPv4Settings><DynamicSettings><DNSResolver/><DNSResolver>  10.0.0.1 </DNSResolver>
+</DynamicSettings></IPv4Settings><IPv6Settings/></IPSettings>"""))
+    config = parse_clone_config(path)
+    assert config == CloneConfig(ipv4=IPv4Settings(False, dns_resolvers=("10.0.0.1",)))
+    assert config.uses_dhcp
+
+
+def test_r_xml_04_bom_and_crlf_files_written_by_other_editors_parse(tmp_path: Path) -> None:
+    text = config_xml("<ComputerName>Clone7</ComputerName>").replace("\n", "\r\n")
+    config = parse_clone_config(write(tmp_path, b"\xef\xbb\xbf" + text.encode()))
+    assert config.computer_name == "Clone7"
+
+
+def test_r_xml_03_missing_file_is_29249_with_win32_hresult(tmp_path: Path) -> None:
+    error = expect_29249(tmp_path / FILE_NAME)
+    assert error.hresult == 0x80070002  # HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)
+    assert "29249" not in error.reason and f"0x{error.hresult:08X}" in str(error)
+
+
+def test_r_xml_03_a_directory_or_fifo_in_place_of_the_file_is_29249(tmp_path: Path) -> None:
+    (tmp_path / FILE_NAME).mkdir()
+    assert expect_29249(tmp_path / FILE_NAME).hresult == 0x80070005  # ERROR_ACCESS_DENIED
+    fifo = tmp_path / "pipe.xml"
+    os.mkfifo(fifo)
+    started = time.perf_counter()
+    with pytest.raises(XmlLoadError) as info:  # opened non-blocking, refused by type: no hang
+        load_xml(fifo)
+    assert info.value.problem is XmlProblem.UNREADABLE and time.perf_counter() - started < 1.0
+    assert expect_29249(fifo).hresult == 0x80070005
+
+
+def test_r_xml_03_malformed_xml_reports_the_line(tmp_path: Path) -> None:
+    error = expect_29249(write(tmp_path, config_xml("<ComputerName>C</ComputerName>\n<SiteName>S</SiteNam>")))
+    assert error.problem is XmlProblem.MALFORMED and error.line == 4
+
+
+# --- hostile input: all refused before anything is expanded or opened -------------------------
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<d3c:DCCloneConfig xmlns:d3c="uri:microsoft.com:schemas:DCCloneConfig"><ComputerName>&lol9;</ComputerName>
+</d3c:DCCloneConfig>
+"""
+
+
+def test_hostile_billion_laughs_is_refused_fast(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    error = expect_29249(write(tmp_path, BILLION_LAUGHS))
+    assert time.perf_counter() - started < 1.0
+    assert error.problem is XmlProblem.DTD_FORBIDDEN and error.line == 2
+    assert "lol" not in error.reason.replace("lolz", "")  # nothing was expanded into the message
+
+
+def test_hostile_quadratic_blowup_is_refused(tmp_path: Path) -> None:
+    big = "A" * 50_000
+    text = (f'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY a "{big}">]>\n'
+            f'<d3c:DCCloneConfig {NS}><ComputerName>{"&a;" * 500}</ComputerName></d3c:DCCloneConfig>')
+    started = time.perf_counter()
+    error = expect_29249(write(tmp_path, text))
+    assert time.perf_counter() - started < 1.0
+    assert error.problem is XmlProblem.DTD_FORBIDDEN
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE d [<!ENTITY xxe SYSTEM "file://{secret}">]>',
+    '<!DOCTYPE d [<!ENTITY % p SYSTEM "file://{secret}"> %p;]>',
+    '<!DOCTYPE d SYSTEM "file://{secret}">',
+])
+def test_hostile_xxe_never_reads_the_local_file(tmp_path: Path, doctype: str) -> None:
+    marker = "TOP-SECRET-7f3e9a"
+    secret = tmp_path / "secret.txt"
+    secret.write_text(marker)
+    text = (f'<?xml version="1.0"?>\n{doctype.format(secret=secret)}\n'
+            f'<d3c:DCCloneConfig {NS}><ComputerName>&xxe;</ComputerName></d3c:DCCloneConfig>')
+    path = write(tmp_path, text)
+    error = expect_29249(path)
+    assert error.problem is XmlProblem.DTD_FORBIDDEN
+    assert marker not in str(error) and marker not in error.reason
+    with pytest.raises(XmlLoadError) as raw:
+        load_xml(path)
+    assert raw.value.unsafe and marker not in str(raw.value)
+
+
+def test_hostile_oversized_file_is_refused_without_parsing(tmp_path: Path) -> None:
+    padding = "<!--" + "x" * (70 * 1024) + "-->"
+    path = write(tmp_path, config_xml(f"{padding}<ComputerName>C</ComputerName>"))
+    error = expect_29249(path)
+    assert error.problem is XmlProblem.TOO_LARGE
+    assert error.hresult == 0x800700DF  # HRESULT_FROM_WIN32(ERROR_FILE_TOO_LARGE)
+    with pytest.raises(XmlLoadError) as raw:
+        parse_xml_bytes(b"<a/>" * 10, source="mem", max_bytes=16)
+    assert raw.value.problem is XmlProblem.TOO_LARGE
+
+
+def test_hostile_deep_nesting_is_refused(tmp_path: Path) -> None:
+    depth = 500
+    path = write(tmp_path, config_xml("<a>" * depth + "</a>" * depth))
+    error = expect_29249(path)
+    assert error.problem is XmlProblem.TOO_DEEP
+
+
+def test_hostile_schema_location_hints_are_ignored(tmp_path: Path) -> None:
+    # An instance cannot swap in a permissive schema, local or remote.
+    lax = tmp_path / "lax.xsd"
+    lax.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+                   'targetNamespace="uri:microsoft.com:schemas:DCCloneConfig">'
+                   '<xs:element name="DCCloneConfig"/></xs:schema>')
+    text = (f'<d3c:DCCloneConfig {NS} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            f'xsi:schemaLocation="uri:microsoft.com:schemas:DCCloneConfig {lax.as_uri()} '
+            'uri:example http://example.invalid/evil.xsd"><Anything/></d3c:DCCloneConfig>')
+    error = expect_29249(write(tmp_path, text))
+    assert error.problem is XmlProblem.SCHEMA_INVALID and "Anything" in error.reason
+
+
+def test_trusted_schema_loader_never_reaches_outside_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "outside.xsd").write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+                                          '<xs:element name="x"/></xs:schema>')
+    folder = tmp_path / "schema"
+    folder.mkdir()
+    includer = folder / "includer.xsd"
+    includer.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+                        '<xs:include schemaLocation="../outside.xsd"/></xs:schema>')
+    with pytest.raises(XMLResourceBlocked, match="sandbox"):
+        load_trusted_schema(includer)
+    importer = folder / "importer.xsd"
+    importer.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
+                        '<xs:import namespace="urn:x" schemaLocation="http://example.invalid/x.xsd"/></xs:schema>')
+    with pytest.warns(XMLSchemaImportWarning, match="block access to remote resource"):
+        load_trusted_schema(importer)
+
+
+# --- R-CFG: New-ADDCCloneConfigFile --------------------------------------------------------------
+
+
+def lines(*rows: str) -> str:
+    return CRLF.join(rows)
+
+
+def test_r_cfg_06_no_arguments_gives_an_effectively_empty_file(tmp_path: Path) -> None:
+    xml = new_clone_config()
+    assert xml == lines('<?xml version="1.0"?>', f'<d3c:DCCloneConfig {NS} />')
+    config = parse_clone_config(write_clone_config(tmp_path, xml, offline=True))
+    assert config == CloneConfig() and not config.blank  # more than 4 bytes: parsed, all automatic
+
+
+def test_r_cfg_04_psnew_example_static_ipv4_exact_xml() -> None:
+    xml = new_clone_config(static=True, ipv4_address="10.0.0.2", ipv4_dns_resolver=["10.0.0.1"],
+                           ipv4_subnet_mask="255.255.255.0", clone_computer_name="VirtualDC2",
+                           ipv4_default_gateway="10.0.0.3", preferred_wins_server="10.0.0.1", site_name="REDMOND")
+    assert xml == lines(
+        '<?xml version="1.0"?>',
+        f'<d3c:DCCloneConfig {NS}>',
+        "  <ComputerName>VirtualDC2</ComputerName>",
+        "  <SiteName>REDMOND</SiteName>",
+        "  <IPSettings>",
+        "    <IPv4Settings>",
+        "      <StaticSettings>",
+        "        <Address>10.0.0.2</Address>",
+        "        <SubnetMask>255.255.255.0</SubnetMask>",
+        "        <DefaultGateway>10.0.0.3</DefaultGateway>",
+        "        <DNSResolver>10.0.0.1</DNSResolver>",
+        "        <PreferredWINSServer>10.0.0.1</PreferredWINSServer>",
+        "      </StaticSettings>",
+        "    </IPv4Settings>",
+        "  </IPSettings>",
+        "</d3c:DCCloneConfig>")
+
+
+def test_r_cfg_04_deploy_example_static_ipv4_and_static_ipv6_exact_xml() -> None:
+    xml = new_clone_config(ipv4_address="10.0.0.2", ipv4_dns_resolver=["10.0.0.1"], ipv4_subnet_mask="255.255.0.0",
+                           static=True, ipv6_dns_resolver=[V6], clone_computer_name="Clone2",
+                           preferred_wins_server="10.0.0.1", alternate_wins_server="10.0.0.3")
+    assert xml == lines(
+        '<?xml version="1.0"?>', f'<d3c:DCCloneConfig {NS}>', "  <ComputerName>Clone2</ComputerName>",
+        "  <IPSettings>", "    <IPv4Settings>", "      <StaticSettings>", "        <Address>10.0.0.2</Address>",
+        "        <SubnetMask>255.255.0.0</SubnetMask>", "        <DNSResolver>10.0.0.1</DNSResolver>",
+        "        <PreferredWINSServer>10.0.0.1</PreferredWINSServer>",
+        "        <AlternateWINSServer>10.0.0.3</AlternateWINSServer>", "      </StaticSettings>",
+        "    </IPv4Settings>", "    <IPv6Settings>", "      <StaticSettings>",
+        f"        <DNSResolver>{V6}</DNSResolver>", "      </StaticSettings>", "    </IPv6Settings>",
+        "  </IPSettings>", "</d3c:DCCloneConfig>")
+
+
+def test_r_cfg_04_with_static_ipv6_resolvers_are_static_even_where_deploy_says_dynamic() -> None:
+    # DEPLOY labels this example "static IPv4 and dynamic IPv6", but the cmdlet's derivation
+    # (DEC-NEW, R-CFG-04) makes IPv6 static whenever -Static and -IPv6DNSResolver are both given.
+    config = CloneConfigParameters.of(ipv4_address="10.0.0.10", ipv4_subnet_mask="255.255.0.0",
+                                      ipv4_default_gateway="10.0.0.1", ipv4_dns_resolver=["10.0.0.1", "10.0.0.2"],
+                                      static=True, ipv6_dns_resolver=[V6]).to_clone_config()
+    assert config.ipv4 == IPv4Settings(True, "10.0.0.10", "255.255.0.0", "10.0.0.1", ("10.0.0.1", "10.0.0.2"))
+    assert config.ipv6 == IPv6Settings(True, (V6,))
+
+
+def test_r_cfg_04_deploy_example_dynamic_ipv4_with_wins_and_static_ipv6_exact_xml() -> None:
+    xml = new_clone_config(static=True, ipv6_dns_resolver=[V6], clone_computer_name="Clone1",
+                           preferred_wins_server="10.0.0.1", alternate_wins_server="10.0.0.3", site_name="REDMOND")
+    assert xml == lines(
+        '<?xml version="1.0"?>', f'<d3c:DCCloneConfig {NS}>', "  <ComputerName>Clone1</ComputerName>",
+        "  <SiteName>REDMOND</SiteName>", "  <IPSettings>", "    <IPv4Settings>", "      <DynamicSettings>",
+        "        <PreferredWINSServer>10.0.0.1</PreferredWINSServer>",
+        "        <AlternateWINSServer>10.0.0.3</AlternateWINSServer>", "      </DynamicSettings>",
+        "    </IPv4Settings>", "    <IPv6Settings>", "      <StaticSettings>",
+        f"        <DNSResolver>{V6}</DNSResolver>", "      </StaticSettings>", "    </IPv6Settings>",
+        "  </IPSettings>", "</d3c:DCCloneConfig>")
+
+
+@pytest.mark.parametrize("kwargs, v4_block, v6_block", [
+    ({}, None, None),
+    ({"ipv4_dns_resolver": ["10.0.0.1"]}, "DynamicSettings", None),
+    ({"preferred_wins_server": "10.0.0.5"}, "DynamicSettings", None),
+    ({"static": True, "ipv4_dns_resolver": ["10.0.0.1"]}, "DynamicSettings", None),  # no address: not static
+    ({"static": True, "ipv4_address": "10.0.0.2", "ipv4_subnet_mask": "255.0.0.0", "ipv4_dns_resolver": ["1.1.1.1"]},
+     "StaticSettings", None),
+    ({"ipv6_dns_resolver": [V6]}, None, "DynamicSettings"),
+    ({"static": True, "ipv6_dns_resolver": [V6]}, None, "StaticSettings"),
+    ({"static": True}, None, None),
+])
+def test_r_cfg_04_static_dynamic_derivation(kwargs: dict[str, object], v4_block: str | None,
+                                            v6_block: str | None) -> None:
+    xml = new_clone_config(**kwargs)  # type: ignore[arg-type]
+    root = parse_xml_bytes(xml.encode(), source="mem").root
+    v4 = root.find("IPSettings/IPv4Settings")
+    v6 = root.find("IPSettings/IPv6Settings")
+    assert (v4[0].tag if v4 is not None else None) == v4_block
+    assert (v6[0].tag if v6 is not None else None) == v6_block
+    assert (root.find("IPSettings") is None) == (v4_block is None and v6_block is None)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"ipv4_address": "10.0.0.2"},  # address alone
+    {"ipv4_subnet_mask": "255.0.0.0", "static": True, "ipv4_dns_resolver": ["10.0.0.1"]},  # no address
+    {"ipv4_default_gateway": "10.0.0.1"},  # a gateway drags in the whole static set
+    {"ipv4_address": "10.0.0.2", "ipv4_subnet_mask": "255.0.0.0", "ipv4_dns_resolver": ["10.0.0.1"]},  # no -Static
+    {"ipv4_address": "10.0.0.2", "ipv4_subnet_mask": "255.0.0.0", "static": True},  # no resolver
+])
+def test_r_cfg_03_incomplete_static_ipv4_is_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(CloneConfigParameterError) as info:
+        new_clone_config(**kwargs)  # type: ignore[arg-type]
+    assert [m.key for m in info.value.messages] == ["NewADDCCloneConfigFileInvalidIpv4StaticMessage"]
+
+
+def test_r_cfg_03_more_than_four_resolvers_are_refused_with_both_warnings_in_order() -> None:
+    five = [f"10.0.0.{i}" for i in range(5)]
+    with pytest.raises(CloneConfigParameterError) as info:
+        new_clone_config(ipv4_address="10.0.0.9", ipv6_dns_resolver=five)
+    assert [m.key for m in info.value.messages] == ["NewADDCCloneConfigFileInvalidIpv4StaticMessage",
+                                                    "NewADDCCloneConfigFileMoreDnsMessage"]
+    assert all(m.level == "warning" for m in info.value.messages)
+    assert new_clone_config(ipv4_dns_resolver=five[:4]).count("<DNSResolver>") == 4
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("CLONEDC-0123456", True), ("Dc2-CL0001", True), (" Clone3 ", True),
+    ("CLONEDC-01234567", False), ("dc2.corp.contoso.com", False), ("dc_2", False), ("clone dc", False),
+    ("12345", False), ("DC$", False),
+])
+def test_r_cfg_07_clone_computer_name_is_a_netbios_name(name: str, ok: bool) -> None:
+    assert (clone_computer_name_problem(name.strip()) is None) == ok
+    if ok:
+        assert f"<ComputerName>{name.strip()}</ComputerName>" in new_clone_config(clone_computer_name=name)
+    else:
+        with pytest.raises(CloneConfigParameterError) as info:
+            new_clone_config(clone_computer_name=name)
+        assert info.value.messages[0].key == "NewADDCCloneConfigFileInvalidCloneComputerNameMessage"
+
+
+def test_r_cfg_03_empty_arguments_fail_parameter_binding() -> None:
+    with pytest.raises(CloneConfigParameterError) as info:
+        new_clone_config(site_name="", ipv4_dns_resolver=[])
+    assert [m.key for m in info.value.messages] == ["ParameterArgumentValidationError"] * 2
+
+
+def test_r_cfg_04_strings_are_trimmed_and_blank_resolvers_dropped() -> None:
+    xml = new_clone_config(static=True, ipv4_address=" 10.0.0.2 ", ipv4_subnet_mask="255.0.0.0",
+                           ipv4_dns_resolver=["  ", " 10.0.0.1"], site_name=" REDMOND ")
+    assert "<Address>10.0.0.2</Address>" in xml and "<SiteName>REDMOND</SiteName>" in xml
+    assert xml.count("<DNSResolver>") == 1 and "<DNSResolver>10.0.0.1</DNSResolver>" in xml
+
+
+def test_r_xml_04_written_as_utf8_without_bom_crlf_and_escaped(tmp_path: Path) -> None:
+    xml = new_clone_config(site_name="Zürich & Genève")
+    path = write_clone_config(tmp_path, xml, offline=True)
+    raw = path.read_bytes()
+    assert raw.startswith(b'<?xml version="1.0"?>\r\n') and not raw.startswith(b"\xef\xbb\xbf")
+    assert "Zürich &amp; Genève".encode() in raw and not raw.endswith(b"\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert parse_clone_config(path).site_name == "Zürich & Genève"
+
+
+PARAMS = st.builds(
+    CloneConfigParameters.of,
+    clone_computer_name=st.none() | st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,14}", fullmatch=True),
+    static=st.booleans(),
+    ipv4_address=st.none() | st.just("10.1.2.3"),
+    ipv4_subnet_mask=st.none() | st.just("255.255.0.0"),
+    ipv4_default_gateway=st.none() | st.just("10.1.0.1"),
+    ipv4_dns_resolver=st.none() | st.lists(st.sampled_from(["10.0.0.1", "10.0.0.2", " ", "10.0.0.3"]),
+                                           min_size=1, max_size=4),
+    ipv6_dns_resolver=st.none() | st.lists(st.sampled_from(["fd00::1", "fd00::2"]), min_size=1, max_size=4),
+    preferred_wins_server=st.none() | st.just("10.0.0.7"),
+    alternate_wins_server=st.none() | st.just("10.0.0.8"),
+    site_name=st.none() | st.sampled_from(["REDMOND", "Default-First-Site-Name", "Zürich"]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=PARAMS)
+def test_r_xml_02_what_the_cmdlet_writes_validates_and_parses_back(tmp_path: Path,
+                                                                   params: CloneConfigParameters) -> None:
+    if params.binding_errors() or params.problems():
+        with pytest.raises(CloneConfigParameterError):
+            new_clone_config(**params.__dict__)
+        return
+    xml = new_clone_config(**params.__dict__)
+    path = write_clone_config(tmp_path, xml, offline=True)
+    parsed = parse_clone_config(path)
+    assert parsed == params.to_clone_config()
+    assert render_clone_config(parsed) == xml
+
+
+# --- R-CFG-02: writing ------------------------------------------------------------------------------
+
+
+def test_r_cfg_02_offline_overwrites_online_refuses(tmp_path: Path) -> None:
+    first = write_clone_config(tmp_path, new_clone_config(clone_computer_name="First"), offline=True)
+    assert first == tmp_path / FILE_NAME
+    write_clone_config(tmp_path, new_clone_config(clone_computer_name="Second"), offline=True)
+    assert parse_clone_config(first).computer_name == "Second"
+    with pytest.raises(CloneConfigWriteError):
+        write_clone_config(tmp_path, new_clone_config(clone_computer_name="Third"), offline=False)
+    assert parse_clone_config(first).computer_name == "Second"
+    with pytest.raises(CloneConfigWriteError):
+        write_clone_config(tmp_path / "missing", new_clone_config(), offline=True)
+
+
+# --- R-CFG-01 / R-CFG-05: the online run ------------------------------------------------------------
+
+
+GROUP = "S-1-5-21-1004336348-1177238915-682003330-522"
+
+
+def ready(tmp_path: Path, **overrides: object) -> CloneReadiness:
+    ntds = tmp_path / "Windows" / "NTDS"
+    ntds.mkdir(parents=True, exist_ok=True)
+    base: dict[str, object] = dict(
+        local_dc_hostname="DC2.corp.contoso.com", pdc_hostname="DC1.corp.contoso.com",
+        pdc_directory_service_version=3, local_dc_group_sids=("S-1-5-21-1-516", GROUP), cloneable_group_sid=GROUP,
+        dsa_working_dir=ntds, search_locations=tuple(clone_config_search_locations(ntds, tmp_path / "Windows")))
+    base.update(overrides)
+    return CloneReadiness(**base)  # type: ignore[arg-type]
+
+
+def keys(messages: object) -> list[str]:
+    return [m.key.removeprefix("NewADDCCloneConfigFile") for m in messages]  # type: ignore[attr-defined]
+
+
+def test_r_cfg_01_all_checks_pass_in_the_cmdlets_order(tmp_path: Path) -> None:
+    outcome = online_prerequisite_checks(ready(tmp_path))
+    assert outcome.passed
+    assert keys(outcome.messages) == [
+        "LocalModeMessage", "LocatingWin8PDCMessage", "FoundWin8PDCMessage", "CheckCloningPrivilegeMessage",
+        "FoundLocalDCMessage", "GetCloneableGroupMessage", "HasCloningPrivilegeMessage", "TestWhiteListMessage",
+        "WhiteListCompleteMessage", "NotExistingMessage"]
+    assert "DC1.corp.contoso.com" in outcome.messages[2].text and outcome.messages[2].level == "pass"
+
+
+def test_r_cfg_01_no_local_dc_stops_everything(tmp_path: Path) -> None:
+    plan = plan_new_clone_config_file(CloneConfigParameters(), readiness=ready(tmp_path, local_dc_hostname=None))
+    assert keys(plan.messages) == ["LocalModeMessage", "LocalModeNoLocalDCMessage"]
+    assert plan.output_file is None and apply_clone_config_file_plan(plan) is None
+
+
+@pytest.mark.parametrize("pdc, version", [(None, 3), ("DC1.corp.contoso.com", 2)])
+def test_r_cfg_01_no_2012_pdc_stops_the_other_checks(tmp_path: Path, pdc: str | None, version: int) -> None:
+    outcome = online_prerequisite_checks(ready(tmp_path, pdc_hostname=pdc, pdc_directory_service_version=version))
+    assert not outcome.passed
+    assert keys(outcome.messages) == ["LocalModeMessage", "LocatingWin8PDCMessage", "NoWin8PDCMessage"]
+
+
+@pytest.mark.parametrize("overrides, warning", [
+    ({"local_dc_group_sids": ("S-1-5-21-1-516",)}, "NoCloningPrivilegeMessage"),
+    ({"local_dc_group_sids": None}, "NoLocalDCMembershipMessage"),
+    ({"cloneable_group_sid": None}, "NoCloneableGroupMessage"),
+])
+def test_r_cfg_01_not_authorized_still_tests_the_allow_list_but_not_existing_files(
+        tmp_path: Path, overrides: dict[str, object], warning: str) -> None:
+    outcome = online_prerequisite_checks(ready(tmp_path, **overrides,
+                                               existing_config_files=(tmp_path / FILE_NAME,)))
+    assert not outcome.passed
+    got = keys(outcome.messages)
+    assert warning in got and got[-2:] == ["TestWhiteListMessage", "WhiteListCompleteMessage"]
+    assert "ExistingMessage" not in got and "NotExistingMessage" not in got
+
+
+def test_r_cfg_01_excluded_applications_fail_the_check(tmp_path: Path) -> None:
+    for overrides in ({"excluded_applications": ("VMTools",)}, {"excluded_list_failed": True}):
+        outcome = online_prerequisite_checks(ready(tmp_path, **overrides))
+        assert not outcome.passed and keys(outcome.messages)[-1] == "WhiteListNotCompleteMessage"
+
+
+def test_r_cfg_01_existing_config_file_fails_and_nothing_is_written(tmp_path: Path) -> None:
+    r = ready(tmp_path)
+    existing = write_clone_config(r.dsa_working_dir, new_clone_config(clone_computer_name="Old"), offline=True)
+    plan = plan_new_clone_config_file(CloneConfigParameters(), readiness=ready(
+        tmp_path, existing_config_files=(find_clone_config(r.search_locations),)))
+    assert keys(plan.messages)[-3:] == ["ExistingMessage", "FoundMessage", "NoGenerateFileMessage"]
+    assert str(existing) in plan.messages[-3].text
+    assert apply_clone_config_file_plan(plan) is None
+    assert parse_clone_config(existing).computer_name == "Old"
+
+
+def test_r_cfg_05_online_default_path_is_the_dsa_working_directory(tmp_path: Path) -> None:
+    r = ready(tmp_path)
+    plan = plan_new_clone_config_file(CloneConfigParameters.of(clone_computer_name="CloneDC1"), readiness=r)
+    assert plan.output_file == r.dsa_working_dir / FILE_NAME and not plan.delete_after_write
+    written = apply_clone_config_file_plan(plan)
+    assert written == r.dsa_working_dir / FILE_NAME
+    assert find_clone_config(r.search_locations) == written
+    assert parse_clone_config(written).computer_name == "CloneDC1"
+    assert keys(plan.messages)[-6:] == ["GenerateFileMessage", "GenerationMessage", "GetDitLocationMessage",
+                                        "FullNameMessage", "GeneratingContentMessage", "GeneratedMessage"]
+
+
+def test_r_cfg_05_online_file_in_a_wrong_location_is_deleted(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "Users" / "admin"
+    elsewhere.mkdir(parents=True)
+    plan = plan_new_clone_config_file(CloneConfigParameters(), path=elsewhere, readiness=ready(tmp_path))
+    assert plan.delete_after_write
+    assert keys(plan.messages)[-1] == "AtWrongLocationMessage" and plan.messages[-1].level == "warning"
+    assert apply_clone_config_file_plan(plan) is None
+    assert not (elsewhere / FILE_NAME).exists()
+
+
+def test_r_cfg_05_online_path_that_is_searched_is_kept_even_in_other_case(tmp_path: Path) -> None:
+    r = ready(tmp_path)
+    plan = plan_new_clone_config_file(CloneConfigParameters(), path=tmp_path / "WINDOWS" / "ntds", readiness=r)
+    assert not plan.delete_after_write
+
+
+def test_r_cfg_02_offline_needs_path_skips_checks_and_overwrites(tmp_path: Path) -> None:
+    with pytest.raises(CloneConfigParameterError):
+        plan_new_clone_config_file(CloneConfigParameters(), offline=True)
+    folder = tmp_path / "mounted" / "Windows" / "NTDS"
+    folder.mkdir(parents=True)
+    write_clone_config(folder, new_clone_config(clone_computer_name="Old"), offline=True)
+    plan = plan_new_clone_config_file(CloneConfigParameters.of(clone_computer_name="New"), offline=True, path=folder)
+    assert keys(plan.messages)[:2] == ["OfflineModeMessage", "GenerateFileMessage"]
+    assert parse_clone_config(apply_clone_config_file_plan(plan)).computer_name == "New"  # type: ignore[arg-type]
+
+
+def test_r_cfg_05_unknown_dsa_working_directory_writes_nothing(tmp_path: Path) -> None:
+    plan = plan_new_clone_config_file(CloneConfigParameters(), readiness=ready(tmp_path, dsa_working_dir=None))
+    assert keys(plan.messages)[-2:] == ["GetDitLocationMessage", "NoDitLocationMessage"]
+    assert plan.output_file is None and apply_clone_config_file_plan(plan) is None
+
+
+def test_r_cfg_03_parameter_warnings_also_stop_the_online_run(tmp_path: Path) -> None:
+    plan = plan_new_clone_config_file(CloneConfigParameters.of(ipv4_address="10.0.0.2"), readiness=ready(tmp_path))
+    assert keys(plan.messages)[-2:] == ["InvalidIpv4StaticMessage", "NoGenerateFileMessage"]
+    assert plan.output_file is None
+
+
+# --- R-CLSTEP-04: where a clone looks ------------------------------------------------------------------
+
+
+def test_r_clstep_04_search_order_and_first_hit_wins(tmp_path: Path) -> None:
+    dsa, windir = tmp_path / "DSA", tmp_path / "Windows"
+    e, f = tmp_path / "E", tmp_path / "F"
+    for folder in (dsa, windir / "NTDS", e, f):
+        folder.mkdir(parents=True)
+    locations = clone_config_search_locations(dsa, windir, {"F": f, "e": e})
+    assert locations == [dsa, windir / "NTDS", e, f]
+    assert find_clone_config(locations) is None
+    write(f, config_xml("<ComputerName>FromF</ComputerName>"))
+    write(e, config_xml("<ComputerName>FromE</ComputerName>"), name="dccloneconfig.XML")  # NTFS is case-blind
+    assert parse_clone_config(find_clone_config(locations)).computer_name == "FromE"  # type: ignore[arg-type]
+    write(windir / "NTDS", config_xml("<ComputerName>FromWindir</ComputerName>"))
+    assert find_clone_config(locations) == windir / "NTDS" / FILE_NAME
+    write(dsa, b"")
+    assert parse_clone_config(find_clone_config(locations)).blank  # type: ignore[arg-type]
+
+
+def test_r_clstep_04_default_dsa_directory_is_listed_once(tmp_path: Path) -> None:
+    windir = tmp_path / "Windows"
+    assert clone_config_search_locations(windir / "NTDS", windir) == [windir / "NTDS"]
