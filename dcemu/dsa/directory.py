@@ -291,7 +291,7 @@ class Directory:
                             if lv.target == target), None)
             self.store.put_link(originating_link(current, guid=obj.guid, attr=attr, target=target, present=present,
                                                  usn=stamp.usn, time=stamp.time, invocation_id=inv))
-        self._write(obj, old_dn)
+        self._write(obj, old_dn, new=created)
         for listener in list(self.change_listeners):
             listener(obj, stamp.usn)
         return obj
@@ -310,7 +310,7 @@ class Directory:
         for lv in links:
             lv.local_usn = stamp.usn
             self.store.put_link(lv)
-        self._write(obj, old_dn)
+        self._write(obj, old_dn, new=created)
         for listener in list(self.change_listeners):
             listener(obj, stamp.usn)
         return obj
@@ -338,7 +338,7 @@ class Directory:
         self._remember(self._copy(obj))
         return obj
 
-    def _write(self, obj: StoredObject, old_dn: str | None) -> None:
+    def _write(self, obj: StoredObject, old_dn: str | None, *, new: bool = False) -> None:
         ndn = dnmod.normalize(obj.dn)
         index: dict[str, set[str]] = {}
         indexed = self._indexed
@@ -349,7 +349,7 @@ class Directory:
             # Descendants keep their parent's DN text as suffix; rewrite it (local bookkeeping only).
             self.store.move_subtree(dnmod.normalize(old_dn), ndn, "," + old_dn, "," + obj.dn)
             self.forget()
-        self.store.put(obj, ndn, index)
+        self.store.put(obj, ndn, index, new=new)
         self._cache_valid()
         self._remember(self._copy(obj), ndn)
 

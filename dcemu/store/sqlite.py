@@ -88,6 +88,7 @@ class SqliteStore:
             raise StoreError(f"{self.path}: not a dcemu database ({exc})") from exc
         self._depth = 0
         self._state_cache: dict[str, object] = {}
+        self._dirty_state: set[str] = set()
         #: Counts rolled-back transactions, so object caches above the store know to drop.
         self.rollbacks = 0
 
@@ -136,9 +137,11 @@ class SqliteStore:
         saved_state = dict(self._state_cache)
         try:
             yield
+            self._flush_state()
         except BaseException:
             self._conn.execute("ROLLBACK")
             self._state_cache = saved_state
+            self._dirty_state.clear()
             self.rollbacks += 1
             raise
         else:
@@ -170,14 +173,15 @@ class SqliteStore:
         row = self._conn.execute("SELECT guid FROM objects WHERE ndn=?", (ndn,)).fetchone()
         return row[0] if row else None
 
-    def put(self, obj: StoredObject, ndn: str, index: dict[str, set[str]]) -> None:
+    def put(self, obj: StoredObject, ndn: str, index: dict[str, set[str]], *, new: bool = False) -> None:
         """Insert or replace ``obj`` and its index keys (must be inside a transaction)."""
         self._conn.execute(
             "INSERT OR REPLACE INTO objects (guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs, meta)"
             " VALUES (?,?,?,?,?,?,?,?,?,?)",
             (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
              _enc_values(obj.attrs), _enc_meta(obj.meta)))
-        self._conn.execute("DELETE FROM idx WHERE guid=?", (obj.guid,))
+        if not new:
+            self._conn.execute("DELETE FROM idx WHERE guid=?", (obj.guid,))
         rows = [(attr, key, obj.guid) for attr, keys in index.items() for key in keys]
         if rows:
             self._conn.executemany("INSERT OR IGNORE INTO idx (attr, key, guid) VALUES (?,?,?)", rows)
@@ -302,9 +306,17 @@ class SqliteStore:
         return value
 
     def set_state(self, key: str, value: object) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
-                           (key, json.dumps(value, separators=(",", ":"))))
+        """Set a state value; inside a transaction it is written once, just before COMMIT."""
         self._state_cache[key] = value
+        self._dirty_state.add(key)
+        if not self._depth:
+            self._flush_state()
+
+    def _flush_state(self) -> None:
+        for key in sorted(self._dirty_state):
+            self._conn.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                               (key, json.dumps(self._state_cache[key], separators=(",", ":"))))
+        self._dirty_state.clear()
 
     def close(self) -> None:
         self._conn.close()
