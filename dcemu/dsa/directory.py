@@ -38,6 +38,11 @@ from .stamps import originating_link, originating_stamp, replicated_stamp
 EXTRA_INDEXED = ("objectSid", "sAMAccountName", "userPrincipalName", "servicePrincipalName", "objectCategory",
                  "dNSHostName", "cn", "name")
 
+#: Schema-indexed attributes not worth an index row per object: nearly every object shares
+#: their few values, so a search never narrows by them (the search walks the subtree instead).
+LOW_SELECTIVITY = frozenset({"objectClass", "userAccountControl", "primaryGroupID", "sAMAccountType",
+                             "instanceType", "groupType", "isCriticalSystemObject", "showInAdvancedViewOnly"})
+
 #: Values the store keeps for the DC itself but never returns on read.
 SECRET_ATTRIBUTES = frozenset({"unicodePwd", "dBCSPwd", "ntPwdHistory", "lmPwdHistory", "supplementalCredentials",
                                "userPassword"})
@@ -71,7 +76,8 @@ class Directory:
         self._by_ndn: dict[str, str] = {}
         self._cache_rollbacks = store.rollbacks
         self._indexed = frozenset(
-            [a for a in EXTRA_INDEXED] + [a.ldap_display_name for a in schema.attributes() if a.indexed])
+            [a for a in EXTRA_INDEXED] + [a.ldap_display_name for a in schema.attributes()
+                                          if a.indexed and a.ldap_display_name not in LOW_SELECTIVITY])
 
     # --- identity ---------------------------------------------------------------------------
     @property

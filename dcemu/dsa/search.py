@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .directory import Directory
 
 BASE, ONE_LEVEL, SUBTREE = 0, 1, 2
+_SELECTIVITY = {"objectguid": 0, "objectsid": 0, "samaccountname": 1, "userprincipalname": 1,
+                "serviceprincipalname": 2, "dnshostname": 2, "cn": 3, "name": 3, "objectcategory": 9}
 
 
 @dataclass
@@ -112,6 +114,8 @@ class Searcher:
     def _index_guids(self, f: F.Filter) -> list[str] | None:
         """GUIDs from an indexed equality item that every match must satisfy, or None."""
         items = f.filters if isinstance(f, F.And) else (f,)
+        # Most selective first: unique identifiers, then names, objectCategory last.
+        items = sorted(items, key=lambda i: _SELECTIVITY.get(getattr(i, "attribute_desc", "").lower(), 5))
         for item in items:
             if type(item) is F.EqualityMatch:
                 sch = self.d.schema.find_attribute(item.attribute_desc)

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 import sqlite_utils
 
 from ..errors import DcemuError
@@ -49,12 +50,12 @@ def _enc_values(attrs: dict[str, list[Value]]) -> str:
     out: dict[str, list[str]] = {}
     for name, values in attrs.items():
         out[name] = [v if type(v) is str else _BIN + base64.b64encode(v).decode() for v in values]
-    return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(out).decode()
 
 
 def _dec_values(text: str) -> dict[str, list[Value]]:
-    raw = json.loads(text)
-    if _BIN not in text and "\\u0000" not in text:
+    raw = orjson.loads(text)
+    if "\\u0000" not in text:
         return raw
     for name, values in raw.items():
         raw[name] = [base64.b64decode(v[1:]) if v[:1] == _BIN else v for v in values]
@@ -62,11 +63,11 @@ def _dec_values(text: str) -> dict[str, list[Value]]:
 
 
 def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
-    return json.dumps({k: m.to_list() for k, m in meta.items()}, separators=(",", ":"))
+    return orjson.dumps({k: m.to_list() for k, m in meta.items()}).decode()
 
 
 def _dec_meta(text: str) -> dict[str, PropertyMeta]:
-    return {k: PropertyMeta(*v) for k, v in json.loads(text).items()}
+    return {k: PropertyMeta(*v) for k, v in orjson.loads(text).items()}
 
 
 class SqliteStore:
