@@ -54,7 +54,7 @@ def naming_contexts(dns_name: str) -> tuple[str, str, str]:
 def dc_identity(d: Directory, name: str, site: str, *, dsa_guid: str, invocation_id: str) -> DcIdentity:
     domain = str(d.store.state("defaultNamingContext"))
     config = str(d.store.state("configurationNamingContext"))
-    dns = f"{name.lower()}.{d.store.state('dnsDomain')}"
+    dns = f"{name}.{d.store.state('dnsDomain')}"
     computer = f"CN={name},OU=Domain Controllers,{domain}"
     server = f"CN={name},CN=Servers,CN={site},CN=Sites,{config}"
     return DcIdentity(name, dns, computer, server, f"CN=NTDS Settings,{server}", f"CN=RID Set,{computer}",

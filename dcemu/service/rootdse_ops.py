@@ -1,0 +1,23 @@
+"""rootDSE modify operations (MS-ADTS 3.1.1.3.3): becomeRidMaster, becomePdc, invalidateRidPool, ...
+
+Each operation is an LDAP modify of an operational attribute of the rootDSE; the work is done
+by the module that owns the concept (FSMO roles in dcemu.fsmo, RID pools in dcemu.rid).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import UnwillingToPerform, svc_err
+
+if TYPE_CHECKING:
+    from ..dc import DomainController
+
+
+def apply_root_dse_operation(dc: DomainController, name: str, value: bytes) -> None:
+    """Run the rootDSE operation ``name``; unknown ones are refused as Windows refuses them."""
+    from .. import fsmo
+    handler = getattr(fsmo, "handle_rootdse_operation", None)
+    if handler is None:
+        raise UnwillingToPerform(svc_err(0x209A, "031A124C"))
+    handler(dc, name, value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value)

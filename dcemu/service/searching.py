@@ -1,0 +1,157 @@
+"""The search operation over LDAP: controls, the rootDSE, the subschema, paging and limits.
+
+MS-ADTS 3.1.1.3.4.1.1 (paged results), 3.1.1.3.4.6 (LDAP policies: MaxPageSize 1000 — a search
+without paging returns at most 1,000 entries, then sizeLimitExceeded), RFC 2891 (sort),
+MS-ADTS 3.1.1.3.4.1.5 (extended DN), .11 (SD flags), .14 (show deleted), .8 (domain scope).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..dsa.rootdse import root_dse, select
+from ..dsa.search import Searcher, SearchSpec
+from ..errors import OperationsError, SizeLimitExceeded, ldap_err
+from ..ldap import controls as C
+from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
+from ..store.interface import Value
+
+if TYPE_CHECKING:
+    from ..ldap.connection import ServerConnection
+    from .session import LdapSession
+
+MAX_PAGE_SIZE = 1000
+SEARCH_CONTROLS = (C.PAGED_RESULTS_OID, C.SD_FLAGS_OID, C.SHOW_DELETED_OID, C.SORT_REQUEST_OID,
+                   C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID)
+SUPPORTED_CONTROLS = C.SUPPORTED_CONTROLS
+SUBSCHEMA_ATTRIBUTES = {"attributetypes": "attributeTypes", "objectclasses": "objectClasses",
+                        "ditcontentrules": "dITContentRules"}
+
+
+@dataclass
+class _Paged:
+    guids: list[str]
+    position: int
+    request_key: tuple
+
+
+class SearchHandler:
+    """Answers SearchRequests for one session."""
+
+    def __init__(self, session: LdapSession) -> None:
+        self.session = session
+        self.searcher = Searcher(session.dc.directory)
+        self._paged: dict[bytes, _Paged] = {}
+        self._cookies = itertools.count(1)
+
+    def abandon(self, message_id: int) -> None:
+        """Nothing is ever in flight: each request is answered whole before the next is read.
+
+        A paged search is not an operation in progress between pages (RFC 2696: the client
+        abandons it by sending a page size of 0 with the cookie), so there is nothing to drop.
+        """
+
+    def handle(self, conn: ServerConnection, msg: LDAPMessage) -> bytes:
+        req: SearchRequest = msg.protocol_op
+        controls = C.decode_controls(msg.controls, allowed=SEARCH_CONTROLS)
+        if req.base_object == "" and int(req.scope) == 0:
+            return self._root_dse(conn, msg, req)
+        self.session.require_bound()
+        sd = controls.get(C.SD_FLAGS_OID)
+        ext = controls.get(C.EXTENDED_DN_OID)
+        sort = controls.get(C.SORT_REQUEST_OID)
+        spec = SearchSpec(req.base_object, int(req.scope), req.filter, list(req.attributes),
+                          show_deleted=C.SHOW_DELETED_OID in controls,
+                          domain_scope=C.DOMAIN_SCOPE_OID in controls,
+                          sort_keys=[(k.attribute_type, k.reverse_order) for k in sort.keys[:1]] if sort else [])
+        paged = controls.get(C.PAGED_RESULTS_OID)
+        out: list[bytes] = []
+        if paged is not None and paged.cookie:
+            state = self._paged.pop(bytes(paged.cookie), None)
+            if state is None:
+                raise OperationsError(ldap_err(0x57, "0C090A4C", "Error processing control"))
+            if paged.size == 0:  # RFC 2696: size 0 with a cookie abandons the paged search
+                return conn.send(LDAPMessage(msg.message_id, SearchResultDone(0),
+                                             (C.PagedResults(0, b"").to_control(),)))
+            guids, position, refs = state.guids, state.position, []
+        else:
+            result = self.searcher.search(spec)
+            guids, position, refs = [o.guid for o in result.objects], 0, result.references
+        limit = req.size_limit or 0
+        page = MAX_PAGE_SIZE if paged is None else max(1, min(paged.size or MAX_PAGE_SIZE, MAX_PAGE_SIZE))
+        end = len(guids)
+        size_exceeded = False
+        if limit and limit < end - position and (paged is None or limit < page):
+            end = position + limit
+            size_exceeded = True
+        if end - position > page:
+            end = position + page
+            if paged is None:
+                size_exceeded = True
+        reader = self.searcher.reader
+        attrs = list(req.attributes)
+        aggregate = self._aggregate_dn()
+        for guid in guids[position:end]:
+            obj = self.session.dc.directory.get(guid)
+            if obj is None:
+                continue
+            entry = reader.entry(obj, attrs, types_only=req.types_only, sd_flags=sd.flags if sd else None,
+                                 extended_dn=(ext.flag or 0) if ext else None)
+            if obj.dn.lower() == aggregate:
+                entry += self._subschema(attrs)
+            name = reader.extended(obj.dn, ext.flag or 0) if ext else obj.dn
+            out.append(conn.send_search_entry(msg.message_id, name, [(n, _wire(v)) for n, v in entry]))
+        for ref in refs:
+            out.append(conn.send(LDAPMessage(msg.message_id, SearchResultReference((ref,)))))
+        response_controls = []
+        if sort is not None:
+            response_controls.append(C.SortResponse(0).to_control())
+        if paged is not None:
+            cookie = b""
+            if end < len(guids) and not size_exceeded:
+                cookie = str(next(self._cookies)).encode()
+                self._paged[cookie] = _Paged(guids, end, ())
+            response_controls.append(C.PagedResults(0, cookie).to_control())
+        if size_exceeded:
+            err = SizeLimitExceeded("")
+            done = SearchResultDone.from_error(err)
+        else:
+            done = SearchResultDone(0)
+        out.append(conn.send(LDAPMessage(msg.message_id, done, tuple(response_controls))))
+        return b"".join(out)
+
+    def _root_dse(self, conn: ServerConnection, msg: LDAPMessage, req: SearchRequest) -> bytes:
+        """The rootDSE, readable anonymously (MS-ADTS 3.1.1.3.2); the filter must still match."""
+        from ..ldap import filters as F
+        attrs = root_dse(self.session.dc.directory, SUPPORTED_CONTROLS)
+        f = req.filter
+        if not (isinstance(f, F.Present) and f.attribute_desc.lower() == "objectclass"):
+            if isinstance(f, F.Present) and f.attribute_desc.lower() not in {k.lower() for k in attrs}:
+                return conn.send(LDAPMessage(msg.message_id, SearchResultDone(0)))
+        entry = select(attrs, list(req.attributes))
+        if req.types_only:
+            entry = [(k, []) for k, _ in entry]
+        return (conn.send_search_entry(msg.message_id, "", [(k, _wire(v)) for k, v in entry])
+                + conn.send(LDAPMessage(msg.message_id, SearchResultDone(0))))
+
+    def _aggregate_dn(self) -> str:
+        schema_nc = str(self.session.dc.directory.store.state("schemaNamingContext", ""))
+        return f"CN=Aggregate,{schema_nc}".lower()
+
+    def _subschema(self, requested: list[str]) -> list[tuple[str, list[Value]]]:
+        """The subschema entry's published definitions (RFC 4512 4.2), computed from the schema."""
+        schema = self.session.dc.directory.schema
+        wanted = {r.lower() for r in requested}
+        out: list[tuple[str, list[Value]]] = []
+        for key, name in SUBSCHEMA_ATTRIBUTES.items():
+            if key in wanted:
+                out.append((name, list(getattr(schema, {"attributeTypes": "attribute_types",
+                                                      "objectClasses": "object_classes",
+                                                      "dITContentRules": "dit_content_rules"}[name])())))
+        return out
+
+
+def _wire(values: list[Value]) -> list[bytes | str]:
+    return values  # the encoder takes str (UTF-8) and bytes alike
