@@ -34,8 +34,24 @@ class DomainController:
         self.remote_rid_request: Callable[[DomainController], RidRange] | None = None
         #: Event sink (dcemu.guest's event log when running inside a VM).
         self.events: Callable[[int, str], None] = lambda event_id, text: None
+        self._searcher = None
+        self._ntlm_entropy = None
         directory.rid_allocator = RidSetAllocator(directory, request_pool=self.request_rid_pool,
                                                   on_event=lambda i, t: self.events(i, t))
+
+    @property
+    def ntlm_entropy(self):  # noqa: ANN201 - one Entropy stream for every NTLM challenge of this DC
+        if self._ntlm_entropy is None:
+            self._ntlm_entropy = self.directory.entropy.fork("ntlm")
+        return self._ntlm_entropy
+
+    @property
+    def searcher(self):  # noqa: ANN201 - dcemu.dsa.search.Searcher, shared by all LDAP sessions
+        """One Searcher per DC, so its memoised results serve every connection."""
+        if self._searcher is None:
+            from .dsa.search import Searcher
+            self._searcher = Searcher(self.directory)
+        return self._searcher
 
     # --- construction ----------------------------------------------------------------------
     @classmethod

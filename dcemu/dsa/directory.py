@@ -74,6 +74,8 @@ class Directory:
         self._forward_by_link_id: dict[int, str] | None = None
         self._cache: dict[str, StoredObject] = {}
         self._by_ndn: dict[str, str] = {}
+        #: Moves on every write (and rollback): caches of derived answers key on it.
+        self.generation = 0
         self._cache_rollbacks = store.rollbacks
         self._indexed = frozenset(
             [a for a in EXTRA_INDEXED] + [a.ldap_display_name for a in schema.attributes()
@@ -111,6 +113,7 @@ class Directory:
             self._cache.clear()
             self._by_ndn.clear()
             self._cache_rollbacks = self.store.rollbacks
+            self.generation += 1
 
     @staticmethod
     def _copy(obj: StoredObject) -> StoredObject:
@@ -126,6 +129,7 @@ class Directory:
 
     def forget(self, guid: str | None = None) -> None:
         """Drop cached objects (one, or all): for writers that go to the store directly."""
+        self.generation += 1
         if guid is None:
             self._cache.clear()
             self._by_ndn.clear()
@@ -341,6 +345,7 @@ class Directory:
         the RID Set and highestCommittedUSN move only by the principal's own USN.
         """
         self.store.put_values(obj)
+        self.generation += 1
         self._remember(self._copy(obj))
         return obj
 
@@ -356,6 +361,7 @@ class Directory:
             self.store.move_subtree(dnmod.normalize(old_dn), ndn, "," + old_dn, "," + obj.dn)
             self.forget()
         self.store.put(obj, ndn, index, new=new)
+        self.generation += 1
         self._cache_valid()
         self._remember(self._copy(obj), ndn)
 

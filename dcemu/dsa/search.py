@@ -60,6 +60,29 @@ class Searcher:
         self.d = d
         self.reader = EntryReader(d)
         self.matcher = Matcher(d, self.reader.values)
+        self._results: dict[tuple, tuple[list[str], list[str]]] = {}
+        self._generation = -1
+        #: Encoded SearchResultEntry protocolOps, kept by the LDAP layer (same invalidation rule).
+        self.entry_ops: dict[tuple, bytes] = {}
+        self.entry_ops_generation = -1
+
+    def search_guids(self, spec: SearchSpec) -> tuple[list[str], list[str]]:
+        """GUIDs of the matching objects and the references, memoised until the DIT changes.
+
+        The memo is exact: any committed write (or rollback) moves ``Directory.generation``.
+        """
+        if self._generation != self.d.generation:
+            self._results.clear()
+            self._generation = self.d.generation
+        key = (spec.base, spec.scope, spec.filter, spec.show_deleted, spec.domain_scope, tuple(spec.sort_keys))
+        hit = self._results.get(key)
+        if hit is None:
+            result = self.search(spec)
+            hit = ([o.guid for o in result.objects], result.references)
+            if len(self._results) > 4096:
+                self._results.clear()
+            self._results[key] = hit
+        return hit
 
     def resolve_base(self, base: str, *, show_deleted: bool = False) -> StoredObject:
         obj = self.d.find(base)

@@ -309,6 +309,16 @@ class ServerConnection:
         self._check_open()
         return self._wrap(encoding.encode_search_result_entry(message_id, object_name, attributes))
 
+    def send_packed(self, plaintexts: list[bytes]) -> bytes:
+        """Several already-encoded LDAPMessages as one write (one SASL buffer when sealed)."""
+        self._check_open()
+        return self._wrap(b"".join(plaintexts))
+
+    def send_encoded_op(self, message_id: int, op: bytes) -> bytes:
+        """Send a protocolOp encoded earlier (``encoding.encode_search_result_entry_op``)."""
+        self._check_open()
+        return self._wrap(encoding.wrap_encoded_op(message_id, op))
+
     def answer_violation(self, violation: ProtocolViolation) -> bytes:
         """Bytes that answer ``violation``: a protocolError response, or a Notice of Disconnection."""
         if violation.disconnect or violation.request_tag is None or violation.message_id is None:

@@ -23,6 +23,7 @@ from dcemu.ldap.ber import (
     encode_integer,
     encode_length,
     encode_octets,
+    read_header,
     tlv,
 )
 from dcemu.ldap.codec import (
@@ -173,6 +174,20 @@ def encode_search_result_entry(message_id: int, object_name: str | bytes, attrib
     if ctl:
         out.append(ctl)
     return b"".join(out)
+
+
+def encode_search_result_entry_op(object_name: str | bytes, attributes: EntryAttributes) -> bytes:
+    """Only the ``[APPLICATION 4]`` protocolOp of a SearchResultEntry (for servers that cache it)."""
+    whole = encode_search_result_entry(0, object_name, attributes)
+    # Strip the LDAPMessage header and messageID 0 (02 01 00): what remains is the protocolOp.
+    _, start, _end = read_header(whole, 0, len(whole))
+    return whole[start + 3:]
+
+
+def wrap_encoded_op(message_id: int, op: bytes) -> bytes:
+    """An LDAPMessage around an already-encoded protocolOp."""
+    mid = encode_integer(message_id)
+    return b"\x30" + encode_length(len(mid) + len(op)) + mid + op
 
 
 def _str_or_bytes(value: str | bytes, tag: int = OCTET_STRING) -> bytes:

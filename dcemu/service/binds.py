@@ -9,6 +9,7 @@ unknown user (AD does not tell them apart), ``533`` disabled, ``773`` must chang
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..errors import AuthMethodNotSupported, LdapError, ProtocolError, bind_failure
@@ -34,15 +35,22 @@ UF_DONT_EXPIRE_PASSWD = 0x10000
 SASL_BIND_IN_PROGRESS = 14
 
 
-@dataclass(frozen=True)
+@dataclass
 class Principal:
-    """Who a session is bound as."""
+    """Who a session is bound as; whether it may write is worked out on first use."""
 
     dn: str
     sam_account_name: str
     netbios_domain: str
-    is_admin: bool
     method: str
+    _admin_check: object = None
+    _is_admin: bool | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        if self._is_admin is None:
+            self._is_admin = bool(self._admin_check()) if callable(self._admin_check) else False
+        return self._is_admin
 
     @property
     def nt_name(self) -> str:
@@ -58,6 +66,13 @@ class AccountCheck:
     must_change: bool
     locked: bool
     obj: StoredObject
+
+
+@lru_cache(maxsize=1024)
+def _nt_hash(password: str) -> bytes:
+    """MD4 of the UTF-16LE password (memoised: binds repeat the same few passwords)."""
+    from impacket.ntlm import compute_nthash
+    return compute_nthash(password)
 
 
 class BindHandler:
@@ -144,36 +159,36 @@ class BindHandler:
         obj = self.resolve_account(name)
         if obj is None:
             raise bind_failure("52e")
-        from impacket.ntlm import compute_nthash
+        from ..auth.account import logon_failure
         account = self.check_account(obj)
         try:
-            supplied = compute_nthash(password.decode("utf-8"))
+            supplied = _nt_hash(password.decode("utf-8"))
         except UnicodeDecodeError:
             raise bind_failure("52e") from None
-        if account.nt_hash is None or supplied != account.nt_hash:
-            raise bind_failure("52e")
-        self._accept_account(account)
+        code = logon_failure(self.auth_account(account),
+                             password_ok=account.nt_hash is not None and supplied == account.nt_hash)
+        if code is not None:
+            raise bind_failure(code)
         self.session.principal = self.principal_for(obj, "simple")
         return conn.send(LDAPMessage(msg.message_id, BindResponse(0)))
 
-    def _accept_account(self, account: AccountCheck) -> None:
-        """Sub-codes AD checks after the password is right (773 only when the password is right)."""
-        if account.disabled:
-            raise bind_failure("533")
-        if account.locked:
-            raise bind_failure("775")
-        if account.must_change:
-            raise bind_failure("773")
+    @staticmethod
+    def auth_account(account: AccountCheck) -> object:
+        """The same account as dcemu.auth sees it (one rule for sub-codes and their order)."""
+        from ..auth import Account
+        return Account(nt_hash=account.nt_hash, dn=account.obj.dn, disabled=account.disabled,
+                       locked=account.locked, must_change_password=account.must_change)
 
     def principal_for(self, obj: StoredObject, method: str) -> Principal:
         from ..dsa.access import is_admin
-        return Principal(obj.dn, str(obj.first("sAMAccountName", "")), str(self.d.store.state("netbiosName")),
-                         is_admin(self.d, obj), method)
+        d = self.d
+        return Principal(obj.dn, str(obj.first("sAMAccountName", "")), str(d.store.state("netbiosName")), method,
+                         lambda: is_admin(d, obj))
 
     # --- NTLM (sicily and SASL) -------------------------------------------------------------
-    def _new_ntlm(self) -> object:
+    def _new_ntlm(self, *, spnego: bool = False) -> object:
         from .ntlm_glue import new_ntlm_server
-        return new_ntlm_server(self)
+        return new_ntlm_server(self, spnego=spnego)
 
     def _sicily_negotiate(self, conn: ServerConnection, msg: LDAPMessage, negotiate: bytes) -> bytes:
         self._ntlm = self._new_ntlm()
@@ -203,7 +218,7 @@ class BindHandler:
         from .ntlm_glue import sasl_step
         creds = auth.credentials or b""
         if self._ntlm is None:
-            self._ntlm = self._new_ntlm()
+            self._ntlm = self._new_ntlm(spnego=mech == "GSS-SPNEGO")
             reply = sasl_step(self, self._ntlm, creds, first=True, spnego=mech == "GSS-SPNEGO")
             return conn.send(LDAPMessage(msg.message_id, BindResponse(SASL_BIND_IN_PROGRESS,
                                                                       server_sasl_creds=reply)))

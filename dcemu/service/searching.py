@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..dsa.rootdse import root_dse, select
-from ..dsa.search import Searcher, SearchSpec
+from ..dsa.search import SearchSpec
 from ..errors import OperationsError, SizeLimitExceeded, ldap_err
 from ..ldap import controls as C
+from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
 from ..store.interface import Value
 
@@ -42,9 +43,10 @@ class SearchHandler:
 
     def __init__(self, session: LdapSession) -> None:
         self.session = session
-        self.searcher = Searcher(session.dc.directory)
+        self.searcher = session.dc.searcher
         self._paged: dict[bytes, _Paged] = {}
         self._cookies = itertools.count(1)
+
 
     def abandon(self, message_id: int) -> None:
         """Nothing is ever in flight: each request is answered whole before the next is read.
@@ -68,7 +70,7 @@ class SearchHandler:
                           sort_keys=[(k.attribute_type, k.reverse_order) for k in sort.keys[:1]] if sort else [])
         paged = controls.get(C.PAGED_RESULTS_OID)
         out: list[bytes] = []
-        if paged is not None and paged.cookie:
+        if paged is not None and paged.cookie:  # later pages of a paged search
             state = self._paged.pop(bytes(paged.cookie), None)
             if state is None:
                 raise OperationsError(ldap_err(0x57, "0C090A4C", "Error processing control"))
@@ -77,8 +79,8 @@ class SearchHandler:
                                              (C.PagedResults(0, b"").to_control(),)))
             guids, position, refs = state.guids, state.position, []
         else:
-            result = self.searcher.search(spec)
-            guids, position, refs = [o.guid for o in result.objects], 0, result.references
+            guids, refs = self.searcher.search_guids(spec)
+            position = 0
         limit = req.size_limit or 0
         page = MAX_PAGE_SIZE if paged is None else max(1, min(paged.size or MAX_PAGE_SIZE, MAX_PAGE_SIZE))
         end = len(guids)
@@ -90,21 +92,14 @@ class SearchHandler:
             end = position + page
             if paged is None:
                 size_exceeded = True
-        reader = self.searcher.reader
         attrs = list(req.attributes)
-        aggregate = self._aggregate_dn()
+        shape = (tuple(attrs), req.types_only, sd.flags if sd else None, (ext.flag or 0) if ext else None)
         for guid in guids[position:end]:
-            obj = self.session.dc.directory.get(guid)
-            if obj is None:
-                continue
-            entry = reader.entry(obj, attrs, types_only=req.types_only, sd_flags=sd.flags if sd else None,
-                                 extended_dn=(ext.flag or 0) if ext else None)
-            if obj.dn.lower() == aggregate:
-                entry += self._subschema(attrs)
-            name = reader.extended(obj.dn, ext.flag or 0) if ext else obj.dn
-            out.append(conn.send_search_entry(msg.message_id, name, [(n, _wire(v)) for n, v in entry]))
+            op = self._entry_op(guid, attrs, shape)
+            if op is not None:
+                out.append(wrap_encoded_op(msg.message_id, op))
         for ref in refs:
-            out.append(conn.send(LDAPMessage(msg.message_id, SearchResultReference((ref,)))))
+            out.append(encode(LDAPMessage(msg.message_id, SearchResultReference((ref,)))))
         response_controls = []
         if sort is not None:
             response_controls.append(C.SortResponse(0).to_control())
@@ -119,8 +114,34 @@ class SearchHandler:
             done = SearchResultDone.from_error(err)
         else:
             done = SearchResultDone(0)
-        out.append(conn.send(LDAPMessage(msg.message_id, done, tuple(response_controls))))
-        return b"".join(out)
+        out.append(encode(LDAPMessage(msg.message_id, done, tuple(response_controls))))
+        return conn.send_packed(out)  # one SASL buffer per response batch when sealed
+
+    def _entry_op(self, guid: str, attrs: list[str], shape: tuple) -> bytes | None:
+        """The encoded SearchResultEntry of one object, memoised until the DIT changes."""
+        d = self.session.dc.directory
+        cache = self.searcher.entry_ops
+        if self.searcher.entry_ops_generation != d.generation:
+            cache.clear()
+            self.searcher.entry_ops_generation = d.generation
+        key = (guid, shape)
+        op = cache.get(key)
+        if op is not None:
+            return op
+        obj = d.get(guid)
+        if obj is None:
+            return None
+        reader = self.searcher.reader
+        types_only, sd_flags, ext = shape[1], shape[2], shape[3]
+        entry = reader.entry(obj, attrs, types_only=types_only, sd_flags=sd_flags, extended_dn=ext)
+        if obj.dn.lower() == self._aggregate_dn():
+            entry += self._subschema(attrs)
+        name = reader.extended(obj.dn, ext) if ext is not None else obj.dn
+        op = encode_search_result_entry_op(name, entry)
+        if len(cache) > 20_000:
+            cache.clear()
+        cache[key] = op
+        return op
 
     def _root_dse(self, conn: ServerConnection, msg: LDAPMessage, req: SearchRequest) -> bytes:
         """The rootDSE, readable anonymously (MS-ADTS 3.1.1.3.2); the filter must still match."""
@@ -133,8 +154,8 @@ class SearchHandler:
         entry = select(attrs, list(req.attributes))
         if req.types_only:
             entry = [(k, []) for k, _ in entry]
-        return (conn.send_search_entry(msg.message_id, "", [(k, _wire(v)) for k, v in entry])
-                + conn.send(LDAPMessage(msg.message_id, SearchResultDone(0))))
+        return conn.send_packed([wrap_encoded_op(msg.message_id, encode_search_result_entry_op("", entry)),
+                                 encode(LDAPMessage(msg.message_id, SearchResultDone(0)))])
 
     def _aggregate_dn(self) -> str:
         schema_nc = str(self.session.dc.directory.store.state("schemaNamingContext", ""))
@@ -152,6 +173,3 @@ class SearchHandler:
                                                       "dITContentRules": "dit_content_rules"}[name])())))
         return out
 
-
-def _wire(values: list[Value]) -> list[bytes | str]:
-    return values  # the encoder takes str (UTF-8) and bytes alike
