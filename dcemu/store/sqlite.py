@@ -319,5 +319,15 @@ class SqliteStore:
                                (key, json.dumps(self._state_cache[key], separators=(",", ":"))))
         self._dirty_state.clear()
 
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file, so a copy of the file alone is complete (before a disk copy)."""
+        if self._depth == 0 and self.path != ":memory:":
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
+        self.checkpoint()
         self._conn.close()
+
+    def remove_link(self, guid: str, attr: str, target: str) -> None:
+        """Expunge one linked value (garbage collection of an absent value, R-REPL-41; no USN)."""
+        self._conn.execute("DELETE FROM links WHERE guid=? AND attr=? AND target=?", (guid, attr, target))

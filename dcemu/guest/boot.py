@@ -1,0 +1,166 @@
+"""A DC's boot: DSRM or NTDS, the GenID checks and the boot decision table (R-BOOT-01..07, R-GENID-20).
+
+Let G = the VM-Generation ID differs from msDS-GenerationId (or msDS-GenerationId is absent
+while the device is present, except on the first boot after promotion, R-GENID-12),
+F = DCCloneConfig.xml found, N = no GenID device, R = ``VDCisCloning`` set (virtualized-dc.md
+§2.5).  The table is data (``CASES``); ``boot`` evaluates it and runs the case's action.
+
+A Windows Server 2008 R2 guest has none of this: it boots, and USN-rollback detection
+(dcemu.repl) is all that can catch a revert (R-SAFE-10).  A quarantined DC (``Dsa Not
+Writable`` = 4) logs 2103 at every boot and keeps Net Logon paused (R-USN-11).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PureWindowsPath
+from typing import TYPE_CHECKING
+
+from .safeguards import log, low64, run_safeguards, store_generation_id, stored_generation_id
+from .system import DIT_FILE, NTDS_PARAMETERS
+
+if TYPE_CHECKING:
+    from .dcguest import DcGuest
+
+#: State key set when a DC is promoted into a VM: the first boot writes msDS-GenerationId (R-GENID-12).
+GENID_PENDING = "generationIdPendingFirstBoot"
+
+#: (N, G, F, R) -> case.  ``None`` matches either value.
+CASES: list[tuple[tuple[bool | None, bool | None, bool | None, bool | None], str]] = [
+    ((True, None, True, None), "R-BOOT-05"),
+    ((True, None, False, None), "R-BOOT-06"),
+    ((False, True, True, None), "R-BOOT-03"),
+    ((False, True, False, None), "R-BOOT-04"),
+    ((False, False, True, None), "R-BOOT-01"),
+    ((False, False, False, True), "R-BOOT-07"),
+    ((False, False, False, False), "R-BOOT-02"),
+]
+
+
+def decide(n: bool, g: bool, f: bool, r: bool) -> str:
+    for pattern, case in CASES:
+        if all(p is None or p == v for p, v in zip(pattern, (n, g, f, r), strict=True)):
+            return case
+    raise AssertionError("the boot table covers every combination")
+
+
+def windows_path(disk: Path, path: str) -> Path:
+    """``C:\\Windows\\NTDS`` on this VM's system disk."""
+    parts = PureWindowsPath(path).parts
+    return disk.joinpath(*[p for p in parts if not p.endswith(":\\") and p not in ("\\",)])
+
+
+def clone_config_path(guest: DcGuest) -> Path | None:
+    """DCCloneConfig.xml where the clone searches (R-CLSTEP-04): DSA working dir, %windir%\\NTDS."""
+    from ..cloning.config import clone_config_search_locations, find_clone_config
+    working = str(guest.registry.get(NTDS_PARAMETERS, "DSA Working Directory", r"C:\Windows\NTDS"))
+    locations = clone_config_search_locations(windows_path(guest.disk, working), guest.disk / "Windows")
+    return find_clone_config(locations)
+
+
+def boot(guest: DcGuest) -> None:
+    system = guest.system
+    if guest.damaged:
+        guest.mode = "dsrm"
+        log(guest, 2207, error=guest.damaged)
+        return
+    system.boot_count += 1
+    system.save()
+    if system.dsrm_boot:
+        guest.mode = "dsrm"
+        guest.boot_case = "DSRM"
+        return
+    if not (guest.disk / DIT_FILE).exists():
+        guest.mode = "server"  # a member server / workgroup machine: no directory service
+        return
+    quarantined = guest.quarantined
+    if not system.genid_aware:
+        guest.start_ntds()
+        guest.boot_case = "no-genid-support"
+        if quarantined:
+            log(guest, 2103)
+        return
+    genid = guest.hw.read_generation_id() if guest.hw is not None else None
+    config = clone_config_path(guest)
+    cloning_retry = int(guest.registry.get(NTDS_PARAMETERS, "VDCisCloning", 0) or 0) == 1
+    if genid is None:
+        log(guest, 2169)
+        case = decide(True, False, config is not None, cloning_retry)
+        guest.boot_case = case
+        if case == "R-BOOT-05":
+            _clone_on_unsupported_platform(guest, config)
+            return
+        guest.start_ntds()
+        if quarantined:
+            log(guest, 2103)
+        return
+    log(guest, 2168, genid=genid.hex())
+    guest.start_ntds()
+    d = guest.dc.directory  # type: ignore[union-attr]
+    stored = stored_generation_id(guest)
+    if stored is None:
+        log(guest, 2173)
+    else:
+        log(guest, 2172, value=stored.hex())
+    first_boot = stored is None and bool(d.store.state(GENID_PENDING, False))
+    changed = not first_boot and stored != low64(genid)
+    guest.cached_generation_id = stored if changed else low64(genid)
+    case = decide(False, changed, config is not None, cloning_retry)
+    guest.boot_case = case
+    if first_boot:
+        store_generation_id(guest, genid)
+        with d.store.transaction():
+            d.store.set_state(GENID_PENDING, False)
+    if quarantined:
+        log(guest, 2103)
+    if changed:
+        log(guest, 2170, old=stored.hex() if stored else "(none)", new=low64(genid).hex())
+    else:
+        log(guest, 2171, old=(stored or low64(genid)).hex(), new=low64(genid).hex())
+    ACTIONS[case](guest, genid, config)
+
+
+def _normal(guest: DcGuest, genid: bytes, config: Path | None) -> None:
+    """R-BOOT-02: nothing changed."""
+    log(guest, 2174)
+
+
+def _source_rebooted(guest: DcGuest, genid: bytes, config: Path | None) -> None:
+    """R-BOOT-01: the clone source booted again with its DCCloneConfig.xml: rename it, no cloning."""
+    from ..cloning import firstboot
+    firstboot.rename_config_on_source(guest, config)
+
+
+def _cloning(guest: DcGuest, genid: bytes, config: Path | None) -> None:
+    """R-BOOT-03: this VM is a clone (dcemu.cloning.firstboot runs the clone's first boot)."""
+    from ..cloning import firstboot
+    firstboot.clone_first_boot(guest, genid, config)
+
+
+def _safe_restore(guest: DcGuest, genid: bytes, config: Path | None) -> None:
+    """R-BOOT-04: a restored (or copied) DC: the safeguards, keeping its identity (2161, 2228)."""
+    guest.cached_generation_id = low64(genid)
+    from ..cloning import firstboot
+    if firstboot.duplicate_ip_guard(guest):
+        return
+    run_safeguards(guest, genid)
+
+
+def _cloning_retry_without_trigger(guest: DcGuest, genid: bytes, config: Path | None) -> None:
+    """R-BOOT-07: a failed clone retried with neither the file nor a GenID change: 2203, DSRM."""
+    from ..cloning import firstboot
+    firstboot.retry_without_trigger(guest)
+
+
+def _clone_on_unsupported_platform(guest: DcGuest, config: Path | None) -> None:
+    """R-BOOT-05: DCCloneConfig.xml but no GenID device: 2175, rename the file, DSRM."""
+    from ..cloning import firstboot
+    firstboot.unsupported_platform(guest, config)
+
+
+ACTIONS = {
+    "R-BOOT-01": _source_rebooted,
+    "R-BOOT-02": _normal,
+    "R-BOOT-03": _cloning,
+    "R-BOOT-04": _safe_restore,
+    "R-BOOT-07": _cloning_retry_without_trigger,
+}

@@ -1,0 +1,166 @@
+"""The Windows installation inside a VM: registry, services, boot flags and installed software.
+
+Theory of operation
+-------------------
+Everything the guest OS keeps lives in files on the VM's system disk (a directory the Hyper-V
+layer owns), so that a checkpoint, a copy of the disk or a restore carries it exactly as it
+would carry a real Windows volume:
+
+- ``Windows/System32/config/registry.json``: the registry values dcemu needs (NTDS Parameters:
+  ``Dsa Not Writable``, ``VDCisCloning``, ``IsClone``, ``DSA Working Directory``, ``RID Block
+  Size``, ``AllowListFolder`` …; Netlogon, DFSR, DNS client flags);
+- ``Windows/System32/config/system.json``: the OS version, service states (NTDS, Netlogon,
+  DFSR, DsRoleSvc …), installed programs and services (what the clone allow-list check
+  enumerates), and the boot configuration's DSRM flag (``bcdedit /set safeboot dsrepair``).
+
+A file that is missing or does not parse is treated as Windows treats a damaged hive: the
+guest reports it (and the boot logic sends the DC to DSRM with 2207), it never crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NTDS_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\NTDS\Parameters"
+RID_VALUES = r"HKLM\SYSTEM\CurrentControlSet\Services\NTDS\RID Values"
+NETLOGON_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\Netlogon\Parameters"
+DNSCACHE_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\Dnscache\Parameters"
+TCPIP_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"
+DFSR_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\DFSR\Parameters"
+
+#: Dsa Not Writable bits (R-USN-12).
+DSA_NOT_WRITABLE_USN_ROLLBACK = 4
+
+#: OS versions dcemu knows, oldest first; GenID-aware from 2012 on (R-SAFE-10).
+OS_VERSIONS = ("2008R2", "2012", "2012R2", "2016")
+GENID_AWARE = frozenset({"2012", "2012R2", "2016"})
+
+REGISTRY_FILE = Path("Windows/System32/config/registry.json")
+SYSTEM_FILE = Path("Windows/System32/config/system.json")
+NTDS_DIR = Path("Windows/NTDS")
+DIT_FILE = NTDS_DIR / "ntds.dit.sqlite"
+
+
+class GuestFileError(Exception):
+    """A guest OS file is missing or damaged (the boot logic decides what Windows would do)."""
+
+
+def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GuestFileError(f"{path}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise GuestFileError(f"{path}: damaged ({exc})") from None
+    if not isinstance(data, dict):
+        raise GuestFileError(f"{path}: damaged (not a JSON object)")
+    return data
+
+
+@dataclass
+class Registry:
+    """The registry values of one Windows installation (a JSON file on its disk)."""
+
+    path: Path
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, disk: Path) -> Registry:
+        data = _read(disk / REGISTRY_FILE)
+        return cls(disk / REGISTRY_FILE, {k: dict(v) for k, v in data.items() if isinstance(v, dict)})
+
+    def save(self) -> None:
+        _atomic_write(self.path, self.values)
+
+    def get(self, key: str, name: str, default: Any = None) -> Any:
+        return self.values.get(key, {}).get(name, default)
+
+    def set(self, key: str, name: str, value: Any) -> None:
+        self.values.setdefault(key, {})[name] = value
+        self.save()
+
+    def delete(self, key: str, name: str) -> None:
+        if name in self.values.get(key, {}):
+            del self.values[key][name]
+            self.save()
+
+
+@dataclass
+class InstalledItem:
+    """A service (from the Service Control Manager) or a program (from the Uninstall key)."""
+
+    name: str
+    kind: str  # "Service" or "Program"
+    standalone_msa: bool = False
+
+
+@dataclass
+class SystemState:
+    """OS version, service states, installed software and the DSRM boot flag."""
+
+    path: Path
+    os_version: str = "2012R2"
+    computer_name: str = ""
+    services: dict[str, str] = field(default_factory=dict)   # name -> Running / Paused / Stopped
+    installed: list[InstalledItem] = field(default_factory=list)
+    dsrm_boot: bool = False
+    ip_address: str = ""
+    boot_count: int = 0
+
+    @classmethod
+    def load(cls, disk: Path) -> SystemState:
+        data = _read(disk / SYSTEM_FILE)
+        try:
+            return cls(disk / SYSTEM_FILE, str(data["os_version"]), str(data.get("computer_name", "")),
+                       dict(data.get("services", {})),
+                       [InstalledItem(**i) for i in data.get("installed", [])], bool(data.get("dsrm_boot", False)),
+                       str(data.get("ip_address", "")), int(data.get("boot_count", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GuestFileError(f"{disk / SYSTEM_FILE}: damaged ({exc})") from None
+
+    def save(self) -> None:
+        _atomic_write(self.path, {
+            "os_version": self.os_version, "computer_name": self.computer_name, "services": self.services,
+            "installed": [vars(i) for i in self.installed], "dsrm_boot": self.dsrm_boot,
+            "ip_address": self.ip_address, "boot_count": self.boot_count})
+
+    @property
+    def genid_aware(self) -> bool:
+        return self.os_version in GENID_AWARE
+
+
+#: The services of a DC as installed by dcpromo (their SCM names), started at boot.
+DC_SERVICES = ("NTDS", "Netlogon", "DFSR", "DNS", "Kdc", "W32Time", "IsmServ", "DsRoleSvc")
+
+
+def install_windows(disk: Path, *, os_version: str, computer_name: str, ip_address: str = "",
+                    extra_installed: list[InstalledItem] | None = None) -> SystemState:
+    """Lay down a fresh Windows Server installation's files on an empty VM disk."""
+    if os_version not in OS_VERSIONS:
+        raise ValueError(f"unknown OS version {os_version!r}; known: {', '.join(OS_VERSIONS)}")
+    (disk / NTDS_DIR).mkdir(parents=True, exist_ok=True)
+    reg = Registry(disk / REGISTRY_FILE)
+    reg.values = {
+        NTDS_PARAMETERS: {"DSA Working Directory": r"C:\Windows\NTDS", "DSA Database file": r"C:\Windows\NTDS\ntds.dit"},
+        NETLOGON_PARAMETERS: {}, DNSCACHE_PARAMETERS: {}, TCPIP_PARAMETERS: {}, DFSR_PARAMETERS: {},
+    }
+    reg.save()
+    from ..cloning.allowlist import load_default_allow_list
+    default = load_default_allow_list()
+    installed = [InstalledItem(name, "Service") for name in default.services]
+    installed += list(extra_installed or [])
+    state = SystemState(disk / SYSTEM_FILE, os_version, computer_name, {s: "Stopped" for s in DC_SERVICES},
+                        installed, False, ip_address)
+    state.save()
+    return state
