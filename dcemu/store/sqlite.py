@@ -90,6 +90,7 @@ class SqliteStore:
         self._depth = 0
         self._state_cache: dict[str, object] = {}
         self._dirty_state: set[str] = set()
+        self._closed = False
         #: Counts rolled-back transactions, so object caches above the store know to drop.
         self.rollbacks = 0
 
@@ -325,8 +326,11 @@ class SqliteStore:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
+        if self._closed:
+            return
         self.checkpoint()
         self._conn.close()
+        self._closed = True
 
     def remove_link(self, guid: str, attr: str, target: str) -> None:
         """Expunge one linked value (garbage collection of an absent value, R-REPL-41; no USN)."""
