@@ -194,8 +194,9 @@ class SqliteStore:
 
     def move_subtree(self, old_ndn: str, new_ndn: str, old_dn_suffix: str, new_dn_suffix: str) -> None:
         """Rewrite the DNs of every descendant of a renamed/moved object (local bookkeeping, no USN)."""
-        rows = self._conn.execute("SELECT guid, dn, ndn FROM objects WHERE ndn LIKE ?",
-                                  ("%," + old_ndn.replace("%", "\\%"),)).fetchall()
+        escaped = old_ndn.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._conn.execute("SELECT guid, dn, ndn FROM objects WHERE ndn LIKE ? ESCAPE '\\'",
+                                  ("%," + escaped,)).fetchall()
         for guid, dn_text, ndn in rows:
             if not ndn.endswith("," + old_ndn):
                 continue
@@ -231,7 +232,8 @@ class SqliteStore:
 
     def subtree(self, ndn: str) -> Iterator[StoredObject]:
         """The object at ``ndn`` and everything under it, parents before children."""
-        pattern = "%," + ndn.replace("%", "\\%") if ndn else "%"
+        escaped = ndn.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = "%," + escaped if ndn else "%"
         rows = self._conn.execute(f"SELECT {self._COLS}, ndn FROM objects WHERE ndn=? OR ndn LIKE ? ESCAPE '\\'",
                                   (ndn, pattern)).fetchall()
         rows.sort(key=lambda r: (r[-1].count(","), r[-1]))
