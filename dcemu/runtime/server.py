@@ -39,6 +39,7 @@ class DcListener:
     tls_context: ssl.SSLContext | None = None
     _servers: list[asyncio.base_events.Server] = field(default_factory=list)
     _tasks: set[asyncio.Task] = field(default_factory=set)
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     connections: int = 0
 
     async def start(self) -> None:
@@ -56,6 +57,8 @@ class DcListener:
     async def close(self) -> None:
         for server in self._servers:
             server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()  # no TLS close_notify dance with clients that never unbind
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -75,6 +78,7 @@ class DcListener:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        self._writers.add(writer)
         conn = ServerConnection(max_pdu_size=MAX_PDU)
         session = LdapSession(self.dc, tls=tls)
         try:
@@ -97,6 +101,7 @@ class DcListener:
         finally:
             if task is not None:
                 self._tasks.discard(task)
+            self._writers.discard(writer)
             try:
                 conn.connection_lost()
             except LocalProtocolError:
