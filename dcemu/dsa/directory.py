@@ -72,6 +72,8 @@ class Directory:
         #: Called after each committed change with (object, usn), e.g. to schedule change notification.
         self.change_listeners: list[Callable[[StoredObject, int], None]] = []
         self._forward_by_link_id: dict[int, str] | None = None
+        #: attribute -> does an originating write stamp it (replicated, stored, not linked)?
+        self._stamped: dict[str, bool] = {}
         self._cache: dict[str, StoredObject] = {}
         self._by_ndn: dict[str, str] = {}
         #: Moves on every write (and rollback): caches of derived answers key on it.
@@ -290,12 +292,16 @@ class Directory:
             changed = set(changed) | {"whenCreated"}
         obj.usn_changed = stamp.usn
         obj.attrs["whenChanged"] = [stamp.when]
+        stamped = self._stamped
         for attr in changed:
-            sch = self.schema.find_attribute(attr)
-            if sch is None or not sch.replicated or sch.constructed or sch.is_linked:
-                continue
-            obj.meta[attr] = originating_stamp(obj.meta.get(attr), usn=stamp.usn, time=stamp.time,
-                                               invocation_id=inv)
+            keep = stamped.get(attr)
+            if keep is None:
+                sch = self.schema.find_attribute(attr)
+                keep = stamped[attr] = sch is not None and sch.replicated and not sch.constructed \
+                    and not sch.is_linked
+            if keep:
+                obj.meta[attr] = originating_stamp(obj.meta.get(attr), usn=stamp.usn, time=stamp.time,
+                                                   invocation_id=inv)
         for attr, target, present in links:
             current = next((lv for lv in self.store.links(obj.guid, attr, include_absent=True)
                             if lv.target == target), None)

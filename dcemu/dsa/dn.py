@@ -100,8 +100,31 @@ def build(rdns: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
 
 @lru_cache(maxsize=200_000)
 def normalize(dn: str) -> str:
-    """The comparison key of a DN: case-folded, canonical spacing and escaping."""
-    return ",".join(f"{t.lower()}={escape_value(v).lower()}" for t, v in parse(dn))
+    """The comparison key of a DN: case-folded, canonical spacing and escaping.
+
+    Computed as the first RDN plus the (cached) key of the parent, since new DNs are mostly
+    new leaves under a few parents.
+    """
+    cut = _first_separator(dn)
+    if cut < 0:
+        return ",".join(f"{t.lower()}={escape_value(v).lower()}" for t, v in parse(dn))
+    (t, v), = parse(dn[:cut])
+    return f"{t.lower()}={escape_value(v).lower()},{normalize(dn[cut + 1:].lstrip())}"
+
+
+def _first_separator(dn: str) -> int:
+    """Index of the first unescaped ``,`` or ``;`` (or -1)."""
+    i = 0
+    n = len(dn)
+    while i < n:
+        ch = dn[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "," or ch == ";":
+            return i
+        i += 1
+    return -1
 
 
 def parent(dn: str) -> str:

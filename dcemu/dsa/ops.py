@@ -36,7 +36,7 @@ from ..errors import (
     svc_err,
     upd_err,
 )
-from ..store.interface import StoredObject, Value
+from ..store.interface import DuplicateName, StoredObject, Value
 from . import dn as dnmod
 from . import sam, tombstones
 from .directory import Directory
@@ -127,10 +127,11 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
     obj.attrs = values
     links = [(attr, target, True) for attr, targets in link_values.items() for target in targets]
     with d.store.transaction():
-        if d.find(dn) is not None:
-            raise _entry_exists(dn)
         sam.check_unique(d, obj)
-        return d.commit_originating(obj, set(values), created=True, links=links)
+        try:
+            return d.commit_originating(obj, set(values), created=True, links=links)
+        except DuplicateName:  # the store's unique DN index: the name was taken meanwhile
+            raise _entry_exists(dn) from None
 
 
 def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]], *, system: bool) -> dict[str, list[Value]]:

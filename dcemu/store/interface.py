@@ -23,6 +23,10 @@ from typing import Protocol
 Value = str | bytes
 
 
+class DuplicateName(Exception):
+    """A put would give two objects the same DN (the store's unique name index)."""
+
+
 @dataclass(slots=True)
 class PropertyMeta:
     """One replPropertyMetaData entry: the stamp (version, time, invocationId, USN) + local USN.

@@ -36,7 +36,7 @@ import orjson
 import sqlite_utils
 
 from ..errors import DcemuError
-from .interface import LinkValue, PropertyMeta, StoredObject, Value
+from .interface import DuplicateName, LinkValue, PropertyMeta, StoredObject, Value
 
 SCHEMA_VERSION = 1
 _BIN = "\x00"
@@ -177,11 +177,14 @@ class SqliteStore:
 
     def put(self, obj: StoredObject, ndn: str, index: dict[str, set[str]], *, new: bool = False) -> None:
         """Insert or replace ``obj`` and its index keys (must be inside a transaction)."""
-        self._conn.execute(
-            "INSERT OR REPLACE INTO objects (guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs, meta)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
-             _enc_values(obj.attrs), _enc_meta(obj.meta)))
+        try:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO objects (guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs,"
+                " meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
+                 _enc_values(obj.attrs), _enc_meta(obj.meta)))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateName(obj.dn) from exc
         if not new:
             self._conn.execute("DELETE FROM idx WHERE guid=?", (obj.guid,))
         rows = [(attr, key, obj.guid) for attr, keys in index.items() for key in keys]
