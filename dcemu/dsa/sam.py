@@ -77,7 +77,10 @@ def sam_account_type(classes: list[str], uac: int, group_type: int) -> int:
 
 def auto_filled(classes: list[str]) -> set[str]:
     """Attributes ``prepare_add`` supplies for a principal when the client did not."""
-    return {"objectSid", "sAMAccountName", "sAMAccountType"} if is_principal(classes) else set()
+    if not is_principal(classes):
+        return set()
+    filled = {"objectSid", "sAMAccountName", "sAMAccountType"}
+    return filled | {"groupType"} if "group" in classes else filled
 
 
 def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[str],
