@@ -16,9 +16,8 @@ from .dsa.directory import Directory
 from .dsa.provision import DcIdentity, ForestSpec, dc_identity, provision_forest
 from .dsa.schema import Schema
 from .entropy import Entropy
-from .rid import manager
+from .rid import service as rid_service
 from .rid.pool import RidRange
-from .rid.rid_set import RidSetAllocator
 from .store.sqlite import SqliteStore
 
 #: Where the DIT lives on a DC's system disk (the VM's disk directory), as on Windows.
@@ -36,8 +35,7 @@ class DomainController:
         self.events: Callable[[int, str], None] = lambda event_id, text: None
         self._searcher = None
         self._ntlm_entropy = None
-        directory.rid_allocator = RidSetAllocator(directory, request_pool=self.request_rid_pool,
-                                                  on_event=lambda i, t: self.events(i, t))
+        rid_service.attach(self)
 
     @property
     def ntlm_entropy(self):  # noqa: ANN201 - one Entropy stream for every NTLM challenge of this DC
@@ -89,21 +87,12 @@ class DomainController:
 
     @property
     def is_rid_master(self) -> bool:
-        return self.role_owner(manager.rid_manager_dn(self.directory)).lower() == \
-            self.identity.ntds_settings_dn.lower()
+        return rid_service.is_rid_master(self)
 
     # --- RID pools --------------------------------------------------------------------------
     def request_rid_pool(self) -> RidRange:
         """Get a new pool into this DC's RID Set: locally if RID master, else by EXOP (R-RID-20)."""
-        if self.is_rid_master:
-            block = int(self.directory.store.state("ridBlockSize", 0) or 0)
-            return manager.allocate_pool(self.directory, self.identity.rid_set_dn,
-                                         ntds_settings_dn=self.identity.ntds_settings_dn,
-                                         block=manager.block_size(block))
-        if self.remote_rid_request is None:
-            from .rid.rid_set import no_rids
-            raise no_rids()
-        return self.remote_rid_request(self)
+        return rid_service.request_pool(self)
 
     # --- conveniences for users and tests ---------------------------------------------------
     def add_user(self, name: str, password: str | None = None, *, parent: str | None = None,

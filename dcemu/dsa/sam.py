@@ -114,16 +114,18 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
         alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
         rnd = "".join(alphabet[e.randint(0, 31)] for _ in range(18))
         values["sAMAccountName"] = [f"${rnd[:6]}-{rnd[6:]}"]
-    if "unicodePwd" in values and not (system and _is_nt_hash(values["unicodePwd"][0])):
-        if not system:
-            _check_complexity(d, _decode_password(d, values["unicodePwd"][0]), values)
-        _set_password(d, values, _decode_password(d, values["unicodePwd"][0]))
+    # The RID is taken before the password policy is checked: a create that fails on the password
+    # still consumes its RID (R-RID-13, the spec's own example).
     if "objectSid" not in values:
         allocator = d.rid_allocator
         if allocator is None:
             raise UnwillingToPerform(svc_err(0x2010, "031A1254", data=0x2010))
         domain_sid = str(store.state("domainSid"))
         values["objectSid"] = [Sid(domain_sid).child(allocator()).to_bytes()]
+    if "unicodePwd" in values and not (system and _is_nt_hash(values["unicodePwd"][0])):
+        if not system:
+            _check_complexity(d, _decode_password(d, values["unicodePwd"][0]), values)
+        _set_password(d, values, _decode_password(d, values["unicodePwd"][0]))
 
 
 def _is_nt_hash(value: Value) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..rid import manager
+from ..rid.exop import build_request  # noqa: E402
 from ..rid.pool import RidRange
 from ..rid.rid_set import no_rids
 from .apply import apply_reply
@@ -79,8 +80,9 @@ def request_rid_pool(replica: Replica) -> RidRange:
     owner = d.find(str(rid_manager.first("fSMORoleOwner", "")))
     if owner is None or owner.deleted:
         raise RidExopFailed(EXOP_ERR_UPDATE_ERR, "(the RID master's NTDS Settings object is unknown)")
-    own_set = d.find(str(d.store.state("ridSetDn", "")))
-    known = int(own_set.first("rIDAllocationPool", "0") or 0) if own_set is not None else 0
+    # liFsmoInfo: what this DC knows of its pools, 0 after an invalidation (R-RID-40: never get back
+    # a pool that may have been used before a revert).
+    known = build_request(replica.dc).li_fsmo_info
     req = DrsGetNcChangesRequest(d.dsa_guid, NULL_GUID, DsName(rid_manager.guid, rid_manager.dn),
                                  ul_extended_op=EXOP_FSMO_REQ_RID_ALLOC, li_fsmo_info=known)
     reply = replica.call(owner.guid, req)

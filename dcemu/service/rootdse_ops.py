@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 def apply_root_dse_operation(dc: DomainController, name: str, value: bytes) -> None:
     """Run the rootDSE operation ``name``; unknown ones are refused as Windows refuses them."""
     from .. import fsmo
-    handler = getattr(fsmo, "handle_rootdse_operation", None)
-    if handler is None:
+    locate = getattr(dc, "locate_dsa", None)   # set by a lab: NTDS Settings DN -> a running DC
+    if not fsmo.handle_rootdse_operation(dc, name, value, locate=locate):
         raise UnwillingToPerform(svc_err(0x209A, "031A124C"))
-    handler(dc, name, value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value)

@@ -102,15 +102,18 @@ def test_ranged_retrieval_of_member(served, dc) -> None:
     admin = _admin(served)
     # ldap3 follows AD's ranged retrieval by itself (auto_range): it gets every value.
     admin.search(group, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["member"])
-    assert len(admin.response[0]["raw_attributes"]["member"]) == 1600
+    assert len(admin.entries[0].member.values) == 1600
     admin = ldap3.Connection(ldap3.Server(served.ldap_url, get_info=ldap3.NONE), user=ADMIN, password=PASSWORD,
                              auto_bind=True, auto_range=False)
     admin.search(group, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["member"])
     attrs = admin.response[0]["raw_attributes"]
     assert "member;range=0-1499" in attrs and len(attrs["member;range=0-1499"]) == 1500
-    admin.search(group, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["member;range=1500-*"])
-    attrs = admin.response[0]["raw_attributes"]
-    assert len(attrs["member;range=1500-*"]) == 100
+    # The rest, asked for explicitly (python-ldap: ldap3 post-processes explicit ranges itself).
+    ldap = pytest.importorskip("ldap")
+    conn = ldap.initialize(served.ldap_url)
+    conn.simple_bind_s(ADMIN, PASSWORD)
+    (_, rest), = conn.search_s(group, ldap.SCOPE_BASE, "(objectClass=*)", ["member;range=1500-*"])
+    assert list(rest) == ["member;range=1500-*"] and len(rest["member;range=1500-*"]) == 100
 
 
 def test_max_page_size_without_paging_is_a_size_limit(served, dc) -> None:
