@@ -140,6 +140,11 @@ class LdapSession:
             return conn.send(LDAPMessage(msg.message_id, self._modify_root_dse(req)))
         changes = [ops.Change(_MOD_OPS[int(c.operation)], c.modification.type, tuple(c.modification.vals))
                    for c in req.changes]
+        if _is_ceiling_override(self.dc, req.object, changes):
+            from ..rid.manager import enable_pool_allocation
+            self.require_writer()
+            enable_pool_allocation(self.dc.directory)   # R-RID-32: the one client write of this system-only flag
+            return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
         touches_password = any(c.attr.lower() == "unicodepwd" for c in changes)
         only_password = all(c.attr.lower() == "unicodepwd" for c in changes)
         self.require_writer(req.object, password_change=only_password)
@@ -218,6 +223,16 @@ class LdapSession:
 
 
 _MOD_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
+
+
+def _is_ceiling_override(dc: DomainController, dn: str, changes: list) -> bool:
+    """A modify setting msDS-RIDPoolAllocationEnabled to TRUE on RID Manager$ (RIDDOC's LDP procedure)."""
+    if len(changes) != 1 or changes[0].attr.lower() != "msds-ridpoolallocationenabled":
+        return False
+    values = [v.decode() if isinstance(v, bytes) else str(v) for v in changes[0].values]
+    if changes[0].op not in ("replace", "add") or [v.upper() for v in values] != ["TRUE"]:
+        return False
+    return dn.lower().startswith("cn=rid manager$,cn=system,")
 _RESPONSES = {SearchRequest: SearchResultDone, ModifyRequest: ModifyResponse, AddRequest: AddResponse,
               DelRequest: DelResponse, ModifyDNRequest: ModifyDNResponse, CompareRequest: CompareResponse,
               ExtendedRequest: ExtendedResponse}
