@@ -74,6 +74,7 @@ class Directory:
         self._forward_by_link_id: dict[int, str] | None = None
         #: attribute -> does an originating write stamp it (replicated, stored, not linked)?
         self._stamped: dict[str, bool] = {}
+        self._dn_valued: dict[str, bool] = {}
         self._cache: dict[str, StoredObject] = {}
         self._by_ndn: dict[str, str] = {}
         #: Moves on every write (and rollback): caches of derived answers key on it.
@@ -232,6 +233,15 @@ class Directory:
     def index_key(self, attr: str, value: Value) -> str:
         if attr == "objectSid":
             return (str(Sid.from_bytes(value)) if isinstance(value, bytes) else value).upper()
+        dn_valued = self._dn_valued.get(attr)
+        if dn_valued is None:
+            sch = self.schema.find_attribute(attr)
+            dn_valued = self._dn_valued[attr] = sch is not None and sch.attribute_syntax == "2.5.5.1"
+        if dn_valued and isinstance(value, str) and not value.startswith("<"):
+            try:
+                return dnmod.normalize(value)   # cached, unlike a fresh parse per value
+            except Exception:  # noqa: BLE001 - fall back to the schema's own key
+                pass
         key = self.schema.equality_key(attr, value)
         return key.hex() if isinstance(key, bytes) else str(key)
 

@@ -63,11 +63,28 @@ def _dec_values(text: str) -> dict[str, list[Value]]:
 
 
 def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
-    return orjson.dumps({k: m.to_list() for k, m in meta.items()}).decode()
+    """Stamps shared by several attributes (one write stamps many alike) are stored once:
+    ``{"s": [[version, time, invocationId, origUSN, localUSN], ...], "a": {attr: index}}``."""
+    stamps: dict[tuple, int] = {}
+    table: list[list] = []
+    refs: dict[str, int] = {}
+    for attr, m in meta.items():
+        key = (m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn)
+        i = stamps.get(key)
+        if i is None:
+            i = stamps[key] = len(table)
+            table.append(list(key))
+        refs[attr] = i
+    return orjson.dumps({"s": table, "a": refs}).decode()
 
 
 def _dec_meta(text: str) -> dict[str, PropertyMeta]:
-    return {k: PropertyMeta(*v) for k, v in orjson.loads(text).items()}
+    raw = orjson.loads(text)
+    if "s" in raw and "a" in raw and isinstance(raw["a"], dict):
+        # Attributes stamped alike share one PropertyMeta: stamps are replaced, never edited in place.
+        shared = [PropertyMeta(*row) for row in raw["s"]]
+        return {attr: shared[i] for attr, i in raw["a"].items()}
+    return {k: PropertyMeta(*v) for k, v in raw.items()}
 
 
 class SqliteStore:
