@@ -331,8 +331,12 @@ class Directory:
             obj.usn_created = stamp.usn
         obj.usn_changed = stamp.usn
         obj.attrs["whenChanged"] = [stamp.when]
+        made: dict[int, PropertyMeta] = {}     # attributes sharing an incoming stamp share the new one
         for attr, meta in incoming.items():
-            obj.meta[attr] = replicated_stamp(meta, usn=stamp.usn)
+            new = made.get(id(meta))
+            if new is None:
+                new = made[id(meta)] = replicated_stamp(meta, usn=stamp.usn)
+            obj.meta[attr] = new
         for lv in links:
             lv.local_usn = stamp.usn
             self.store.put_link(lv)

@@ -47,19 +47,27 @@ class StoreError(DcemuError):
 
 
 def _enc_values(attrs: dict[str, list[Value]]) -> str:
+    """Values as JSON; an attribute holding binary values is stored under ``#name`` as base64."""
     out: dict[str, list[str]] = {}
     for name, values in attrs.items():
-        out[name] = [v if type(v) is str else _BIN + base64.b64encode(v).decode() for v in values]
+        if values and type(values[0]) is not str:
+            out["#" + name] = [base64.b64encode(v).decode() if type(v) is not str else _BIN + v for v in values]
+        else:
+            out[name] = [v if type(v) is str else _BIN + base64.b64encode(v).decode() for v in values]
     return orjson.dumps(out).decode()
 
 
 def _dec_values(text: str) -> dict[str, list[Value]]:
     raw = orjson.loads(text)
-    if "\\u0000" not in text:
+    if "\"#" not in text and "\\u0000" not in text:
         return raw
+    out: dict[str, list[Value]] = {}
     for name, values in raw.items():
-        raw[name] = [base64.b64decode(v[1:]) if v[:1] == _BIN else v for v in values]
-    return raw
+        if name[:1] == "#":
+            out[name[1:]] = [v[1:] if v[:1] == _BIN else base64.b64decode(v) for v in values]
+        else:
+            out[name] = [base64.b64decode(v[1:]) if v[:1] == _BIN else v for v in values]
+    return out
 
 
 def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
