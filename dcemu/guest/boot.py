@@ -8,6 +8,14 @@ F = DCCloneConfig.xml found, N = no GenID device, R = ``VDCisCloning`` set (virt
 A Windows Server 2008 R2 guest has none of this: it boots, and USN-rollback detection
 (dcemu.repl) is all that can catch a revert (R-SAFE-10).  A quarantined DC (``Dsa Not
 Writable`` = 4) logs 2103 at every boot and keeps Net Logon paused (R-USN-11).
+
+Damaged guest files never crash a boot: an unreadable registry or system file, or a DIT that
+cannot be opened, puts the session in DSRM with event 2207; an absent or malformed
+msDS-GenerationId reads as "none" (2173) and, outside the first boot after promotion, counts as
+a GenID change (R-GENID-12), so the safeguards run.
+
+``restart_ntds`` is ``Restart-Service NTDS``: the same GenID check without the cloning cases
+(R-GENID-22: how an administrator makes a DC resumed from a saved-state checkpoint notice it).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING
 
 from .safeguards import log, low64, run_safeguards, store_generation_id, stored_generation_id
-from .system import DIT_FILE, NTDS_PARAMETERS
+from .system import DIT_FILE, NTDS_PARAMETERS, GuestFileError, registry_int
 
 if TYPE_CHECKING:
     from .dcguest import DcGuest
@@ -58,30 +66,86 @@ def clone_config_path(guest: DcGuest) -> Path | None:
 
 
 def boot(guest: DcGuest) -> None:
+    """A cold boot of the VM: DSRM, a member server, or NTDS with the GenID checks and the boot table."""
     system = guest.system
     if guest.damaged:
-        guest.mode = "dsrm"
-        log(guest, 2207, error=guest.damaged)
+        enter_dsrm_after_failure(guest, guest.damaged)
         return
     system.boot_count += 1
     system.save()
     if system.dsrm_boot:
+        # bcdedit /set safeboot dsrepair: Windows starts without AD DS (R-CLSTEP-03, R-SAFE-08).
         guest.mode = "dsrm"
         guest.boot_case = "DSRM"
+        system.set_services("Stopped")
+        system.services["W32Time"] = "Running"
+        system.save()
         return
     if not (guest.disk / DIT_FILE).exists():
         guest.mode = "server"  # a member server / workgroup machine: no directory service
         return
+    try:
+        ntds_start(guest, at_boot=True)
+    except GuestFileError as exc:
+        enter_dsrm_after_failure(guest, str(exc))
+
+
+def enter_dsrm_after_failure(guest: DcGuest, error: str) -> None:
+    """A damaged registry, system file or DIT: 2207 and Directory Services Restore Mode, never a crash.
+
+    # DIVERGENCE: Windows sets the DSRM boot flag and reboots; dcemu puts this boot session in
+    # DSRM without writing the flag, because the file that would hold it may be the damaged one.
+    """
+    guest._stop()
+    guest.mode = "dsrm"
+    guest.boot_case = "DSRM"
+    log(guest, 2207, error=error)
+
+
+def restart_ntds(guest: DcGuest) -> None:
+    """``Restart-Service NTDS``: NTDS stops and starts again, with the start-time GenID check (R-GENID-20/22).
+
+    Unlike a boot, no cloning decision is made (DsRoleSvc runs only at boot): a changed GenID
+    runs the safeguards.  Raises GuestError when NTDS is not running (off, DSRM, member server).
+    """
+    from .dcguest import GuestError
+    if guest.mode != "normal" or guest.dc is None:
+        raise GuestError(f"{guest.vm_name}: the Active Directory Domain Services service is not running "
+                         f"(mode {guest.mode})")
+    guest.stop_ntds()
+    ntds_start(guest, at_boot=False)
+
+
+def _first_boot_done(guest: DcGuest) -> None:
+    """R-GENID-12: the first boot after promotion is over, with or without a GenID device.
+
+    Clearing the marker without a device matters for R-GENID-08: a DC promoted on a hypervisor
+    without GenID and later moved to one with it sees a null msDS-GenerationId as a change.
+    """
+    store = guest.dc.directory.store  # type: ignore[union-attr]
+    if store.state(GENID_PENDING, False):
+        with store.transaction():
+            store.set_state(GENID_PENDING, False)
+
+
+def ntds_start(guest: DcGuest, *, at_boot: bool) -> None:
+    """NTDS starts: GenID checks (2168/2169, 2172/2173, 2170/2171), then the boot table's case.
+
+    Raises GuestFileError when the DIT cannot be opened.
+    """
+    system = guest.system
     quarantined = guest.quarantined
     if not system.genid_aware:
+        # 2008 R2: no VM-Generation ID support at all (R-SAFE-10).
         guest.start_ntds()
         guest.boot_case = "no-genid-support"
+        _first_boot_done(guest)
         if quarantined:
             log(guest, 2103)
         return
     genid = guest.hw.read_generation_id() if guest.hw is not None else None
-    config = clone_config_path(guest)
-    cloning_retry = int(guest.registry.get(NTDS_PARAMETERS, "VDCisCloning", 0) or 0) == 1
+    config = clone_config_path(guest) if at_boot else None
+    cloning_retry = at_boot and registry_int(guest.registry, NTDS_PARAMETERS, "VDCisCloning", 0) == 1
     if genid is None:
         log(guest, 2169)
         case = decide(True, False, config is not None, cloning_retry)
@@ -90,6 +154,7 @@ def boot(guest: DcGuest) -> None:
             _clone_on_unsupported_platform(guest, config)
             return
         guest.start_ntds()
+        _first_boot_done(guest)
         if quarantined:
             log(guest, 2103)
         return
@@ -105,17 +170,23 @@ def boot(guest: DcGuest) -> None:
     changed = not first_boot and stored != low64(genid)
     guest.cached_generation_id = stored if changed else low64(genid)
     case = decide(False, changed, config is not None, cloning_retry)
-    guest.boot_case = case
+    guest.boot_case = case if at_boot else ("R-GENID-22" if changed else "R-BOOT-02")
     if first_boot:
         store_generation_id(guest, genid)
-        with d.store.transaction():
-            d.store.set_state(GENID_PENDING, False)
+        _first_boot_done(guest)
     if quarantined:
         log(guest, 2103)
     if changed:
         log(guest, 2170, old=stored.hex() if stored else "(none)", new=low64(genid).hex())
     else:
         log(guest, 2171, old=(stored or low64(genid)).hex(), new=low64(genid).hex())
+    if not at_boot:
+        if changed:
+            guest.cached_generation_id = low64(genid)
+            run_safeguards(guest, genid)
+        else:
+            log(guest, 2174)
+        return
     ACTIONS[case](guest, genid, config)
 
 

@@ -202,6 +202,16 @@ def _place(d: Directory, guid: str, name_meta: PropertyMeta | None, parent: Stor
 def _apply_object(d: Directory, entry: ReplEntInfList, result: ApplyResult) -> None:
     guid = entry.entinf.name.guid
     incoming = _incoming(entry)
+    own, top = d.invocation_id, d.highest_committed_usn
+    if any(m.invocation_id == own and m.orig_usn > top for _, m in incoming.values()):
+        # R-REPL-51: a stamp of this DC's own current invocationID above its highest committed
+        # USN can only come from a timeline it lost (a USN rollback).  Those changes never come
+        # back (the source would have filtered them with this DC's own cursor anyway once its
+        # counter passed them), so the hole stays open and detection (R-REPL-52) can see it.
+        incoming = {a: vm for a, vm in incoming.items()
+                    if not (vm[1].invocation_id == own and vm[1].orig_usn > top)}
+        if not incoming:
+            return
     local = d.get(guid)
     if local is None:
         if "objectClass" not in incoming or "name" not in incoming:

@@ -60,9 +60,49 @@ if TYPE_CHECKING:
 MAX_LINGERING_FETCHES = 1000
 
 
+@dataclass(frozen=True)
+class SentChange:
+    """One object a source sent in a cycle, named by its newest stamp (what the training views show).
+
+    ``usn`` and ``invocation_id`` are the originating USN and invocationId of the newest of the
+    stamps sent for the object (R-REPL-05); ``attributes`` lists every attribute (or linked
+    attribute) that travelled.
+    """
+
+    dn: str
+    guid: str
+    usn: int
+    invocation_id: str
+    attributes: tuple[str, ...] = ()
+
+
+def sent_changes(reply: DrsGetNcChangesReply) -> list[SentChange]:
+    """The objects (and linked values, by holder) a GetNCChanges reply carries, in reply order."""
+    out: dict[str, SentChange] = {}
+    for entry in reply.objects:
+        name = entry.entinf.name
+        newest = max(entry.meta_data, key=lambda m: (m.time_changed, m.usn_originating), default=None)
+        out[name.guid] = SentChange(name.string_name, name.guid, newest.usn_originating if newest else 0,
+                                    newest.uuid_dsa_originating if newest else NULL_GUID,
+                                    tuple(a.attr_typ for a in entry.entinf.attrs))
+    for value in reply.values:
+        holder = value.name
+        meta = value.meta.meta
+        known = out.get(holder.guid)
+        if known is None:
+            out[holder.guid] = SentChange(holder.string_name, holder.guid, meta.usn_originating,
+                                          meta.uuid_dsa_originating, (value.attr_typ,))
+        elif value.attr_typ not in known.attributes:
+            out[holder.guid] = replace(known, attributes=known.attributes + (value.attr_typ,))
+    return list(out.values())
+
+
 @dataclass
 class SyncResult:
-    """The outcome of one cycle (``repadmin /replicate`` prints the result code)."""
+    """The outcome of one cycle (``repadmin /replicate`` prints the result code).
+
+    ``sent`` lists what the source sent (after its filtering by our UTD, R-REPL-24).
+    """
 
     source_dsa: str
     nc_guid: str
@@ -72,6 +112,7 @@ class SyncResult:
     values: int = 0
     applied: ApplyResult = field(default_factory=ApplyResult)
     detail: str = ""
+    sent: list[SentChange] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -140,6 +181,7 @@ def replicate_nc(replica: Replica, source_dsa: str, nc_guid: str, *, full: bool 
                        guid=exc.guid)
             continue
         out.replies += 1
+        out.sent.extend(sent_changes(reply))
         out.objects += reply.c_num_objects
         out.values += reply.c_num_values
         out.applied.merge(applied)

@@ -84,7 +84,13 @@ class Scheduler:
     def _notify(self, replica: Replica, nc_guid: str, index: int) -> None:
         if index == 0:
             self._pending.discard((replica.dsa_guid, nc_guid))
-        if replica.dsa_guid not in self.fabric.replicas or outbound_disabled(replica.directory.store):
+        # The DC may have stopped, or restarted as a new Replica (a reboot, a reverted VM), since
+        # the timer was set: the notification is sent by the DC's current Replica, if any.
+        current = self.fabric.replicas.get(replica.dsa_guid)
+        if current is None:
+            return
+        replica = current
+        if outbound_disabled(replica.directory.store):
             return
         partners = reps_to(replica.directory.store, nc_guid)
         if index >= len(partners):
