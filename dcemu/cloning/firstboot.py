@@ -1,7 +1,14 @@
 """The boot-time cloning cases of a DC guest (virtualized-dc.md §2.5–2.6: R-BOOT-01/03/04/05/07).
 
 The boot table itself is dcemu.guest.boot; this module does what each cloning-related case
-does.  ``clone_first_boot`` (R-BOOT-03, R-CLSTEP-01..17) is the clone's whole first boot.
+does.  ``clone_first_boot`` (R-BOOT-03, R-CLSTEP-01..17) is the clone's whole first boot, run by
+dcemu.cloning.clone_boot.
+
+A copy of a DC boots with its source's DIT, so NTDS starts under the *source's* DSA GUID and
+the guest joins the lab's replication network under it, displacing the source's registration
+when the source runs too.  ``leave_network`` and ``stop_ntds`` take such a copy off the network
+and give a running DC that owns that identity its registration back, so cloning (which never
+advertises the source's identity, R-CLSTEP-05) and the DSRM paths do not cut the source off.
 """
 
 from __future__ import annotations
@@ -9,32 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..eventlog import DIRECTORY_SERVICE, ERROR, INFORMATION, SOURCE_DS
+from . import events
 
 if TYPE_CHECKING:
     from ..guest.dcguest import DcGuest
 
-EVENTS: dict[int, tuple[str, str]] = {
-    2161: (INFORMATION, "The DC is not a cloned DC (no DCCloneConfig.xml found): the safe-restore path runs and "
-                        "the DC keeps its identity."),
-    2162: (ERROR, "Virtual domain controller cloning failed: {error}"),
-    2175: (ERROR, "A DCCloneConfig.xml file was found but the hypervisor does not support the VM Generation ID: "
-                  "cloning is not possible. The file was renamed and the DC will reboot into DSRM."),
-    2176: (INFORMATION, "The DCCloneConfig.xml file was renamed to {new} (this is the clone source)."),
-    2177: (ERROR, "The DCCloneConfig.xml file could not be renamed: {error}"),
-    2178: (INFORMATION, "A DCCloneConfig.xml file was found on a DC whose VM Generation ID did not change: this is "
-                        "the clone source; the file will be renamed."),
-    2203: (ERROR, "The last virtual domain controller cloning failed, and neither a DCCloneConfig.xml file nor a "
-                  "VM Generation ID change was found. The DC will boot into Directory Services Restore Mode."),
-    2228: (ERROR, "The DC is a duplicate of another DC: its IP address {ip} is already used by {other}. It will "
-                  "boot into Directory Services Restore Mode."),
-}
-
 
 def log(guest: DcGuest, event_id: int, **data: object) -> None:
-    level, gist = EVENTS[event_id]
-    guest.eventlog.write(event_id, gist.format(**data), log=DIRECTORY_SERVICE, level=level, source=SOURCE_DS,
-                         data={k: str(v) for k, v in data.items()})
+    events.log(guest.eventlog, event_id, **data)
 
 
 def stamped_name(guest: DcGuest) -> str:
@@ -43,6 +32,7 @@ def stamped_name(guest: DcGuest) -> str:
 
 
 def rename_config(guest: DcGuest, config: Path) -> Path | None:
+    """Rename DCCloneConfig.xml in place with the date-time stamp; None (and 2177) if that fails."""
     target = config.with_name(stamped_name(guest))
     try:
         config.rename(target)
@@ -62,15 +52,43 @@ def rename_config_on_source(guest: DcGuest, config: Path | None) -> None:
         log(guest, 2176, new=renamed.name)
 
 
+# --- the network identity of a copy --------------------------------------------------------------
+
+def _owners_back(guest: DcGuest, dsa_guid: str) -> None:
+    """Give a running DC (other than ``guest``) whose DSA GUID is ``dsa_guid`` its registration back."""
+    for other in list(getattr(guest.env, "guests", {}).values()):
+        if other is not guest and other.dc is not None and other.dc.directory.dsa_guid == dsa_guid:
+            guest.env.attach(other)
+
+
+def leave_network(guest: DcGuest) -> None:
+    """Take a booting copy off the replication network (it must not act as its source)."""
+    if guest.dc is None:
+        return
+    dsa_guid = guest.dc.directory.dsa_guid
+    guest.env.detach(guest)
+    _owners_back(guest, dsa_guid)
+
+
+def stop_ntds(guest: DcGuest) -> None:
+    """Stop NTDS and leave the network, without cutting off a running DC that shares the identity."""
+    dsa_guid = guest.dc.directory.dsa_guid if guest.dc is not None else None
+    guest._stop()
+    if dsa_guid is not None:
+        _owners_back(guest, dsa_guid)
+
+
 def reboot_into_dsrm(guest: DcGuest) -> None:
     """Set the DSRM boot flag and restart: the next boot lands in DSRM (bcdedit /set safeboot dsrepair)."""
     guest.system.dsrm_boot = True
     guest.system.save()
-    guest._stop()          # NTDS stops; the DC leaves the network before the reboot
+    stop_ntds(guest)       # NTDS stops; the DC leaves the network before the reboot
     guest.mode = "dsrm"
     if guest.hw is not None:
         guest.hw.request_restart()
 
+
+# --- the boot cases -------------------------------------------------------------------------------
 
 def unsupported_platform(guest: DcGuest, config: Path | None) -> None:
     """R-BOOT-05: config file but no GenID device: 2175, rename, DSRM."""

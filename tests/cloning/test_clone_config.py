@@ -22,22 +22,24 @@ from dcemu.cloning.config import (
     FILE_NAME,
     CloneConfig,
     CloneConfigError,
-    CloneConfigParameterError,
-    CloneConfigParameters,
     CloneConfigWriteError,
-    CloneReadiness,
     IPv4Settings,
     IPv6Settings,
-    apply_clone_config_file_plan,
-    clone_computer_name_problem,
     clone_config_search_locations,
     find_clone_config,
-    new_clone_config,
-    online_prerequisite_checks,
     parse_clone_config,
-    plan_new_clone_config_file,
     render_clone_config,
     write_clone_config,
+)
+from dcemu.cloning.newconfig import (
+    CloneConfigParameterError,
+    CloneConfigParameters,
+    CloneReadiness,
+    apply_clone_config_file_plan,
+    clone_computer_name_problem,
+    new_clone_config,
+    online_prerequisite_checks,
+    plan_new_clone_config_file,
 )
 from dcemu.cloning.xmlsafe import XmlLoadError, XmlProblem, load_trusted_schema, load_xml, parse_xml_bytes
 
