@@ -218,11 +218,17 @@ def _contents_of(schema: object, classes: tuple[str, ...]) -> tuple[frozenset[st
     return schema.must_contain(classes), schema.may_contain(classes)
 
 
-def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[Value]], linked: set[str]) -> None:
-    """must/may over the class chain and auxiliaries, single-valuedness, no duplicate values."""
+def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[Value]], linked: set[str], *,
+                    replica_copy: bool = False) -> None:
+    """must/may over the class chain and auxiliaries, single-valuedness, no duplicate values.
+
+    ``replica_copy``: the object may have come by replication, which never carries attributes
+    flagged not-replicated (another DC's RID Set lacks rIDNextRID here); those are not demanded.
+    """
     must, may = _contents_of(d.schema, tuple(classes))
     present = set(values) | linked
-    missing = [a for a in must if a not in present]
+    missing = [a for a in must if a not in present
+               and not (replica_copy and not d.schema.attribute(a).replicated)]
     if missing:
         raise ObjectClassViolation(upd_err(0x207C, "0315191E", 6002, "OBJ_CLASS_VIOLATION"))
     for attr, vals in values.items():
@@ -283,7 +289,8 @@ def modify(d: Directory, dn: str, changes: Iterable[Change], *, system: bool = F
         # DIVERGENCE: a modify that changes no value writes nothing and takes no USN (Samba does
         # the same); Windows may still bump uSNChanged.  Replication is unaffected either way.
         return obj
-    _check_contents(d, classes, values, {a for a, _, _ in link_changes} | _present_links(d, obj))
+    _check_contents(d, classes, values, {a for a, _, _ in link_changes} | _present_links(d, obj),
+                    replica_copy=True)
     if structural != classes[-1] and d.schema.cls(classes[-1]).structural:
         raise ObjectClassModsProhibited(upd_err(0x2051, "03151A4A", 6002, "OBJ_CLASS_VIOLATION"))
     sam.check_modify(d, obj, values, changed)

@@ -55,6 +55,9 @@ class Scheduler:
         self._pending: set[tuple[str, str]] = set()
         self._listeners: dict[str, object] = {}
         self._timers: list[object] = []
+        self._slots: list[object] = []            # the live timer of each recurring job
+        self._armed: set[str] = set()
+        self._recurring: tuple[bool, bool, bool] | None = None
         #: (time, source DSA, destination DSA, NC GUID, result) of every notification sent.
         self.notifications: list[tuple[_dt.datetime, str, str, str, int]] = []
 
@@ -64,6 +67,7 @@ class Scheduler:
             self.changed(replica, obj.nc)
         self._listeners[replica.dsa_guid] = listener
         replica.directory.change_listeners.append(listener)
+        self._arm(replica.dsa_guid)     # a DC attached after start() (a clone, a rebooted DC) gets its timers
 
     def detach(self, replica: Replica) -> None:
         listener = self._listeners.pop(replica.dsa_guid, None)
@@ -109,33 +113,45 @@ class Scheduler:
 
     # --- periodic work -------------------------------------------------------------------------------
     def start(self, *, periodic: bool = True, kcc: bool = True, gc: bool = True) -> None:
-        """Start the recurring timers for every DC now in the fabric."""
+        """Start the recurring timers for every DC in the fabric, and for DCs attached later."""
+        self._recurring = (periodic, kcc, gc)
         for guid in sorted(self.fabric.replicas):
-            if periodic:
-                self._every(self.periodic, guid, lambda r: r.sync_all())
-            if kcc:
-                from .kcc import run_kcc
-                self._every(self.kcc_interval, guid, run_kcc)
-            if gc:
-                self._every(self.gc_interval, guid, collect_garbage)
+            self._arm(guid)
+
+    def _arm(self, guid: str) -> None:
+        """Arm a DC's recurring timers once; they survive the DC being off (it may come back)."""
+        if self._recurring is None or guid in self._armed:
+            return
+        self._armed.add(guid)
+        periodic, kcc, gc = self._recurring
+        if periodic:
+            self._every(self.periodic, guid, lambda r: r.sync_all())
+        if kcc:
+            from .kcc import run_kcc
+            self._every(self.kcc_interval, guid, run_kcc)
+        if gc:
+            self._every(self.gc_interval, guid, collect_garbage)
 
     def stop(self) -> None:
-        for timer in self._timers:
+        for timer in self._timers + self._slots:
             timer.cancel()
         self._timers.clear()
+        self._slots.clear()
         self._pending.clear()
+        self._armed.clear()
+        self._recurring = None
 
     def _every(self, interval: float, guid: str, action: object) -> None:
         clock = self.fabric.clock
+        slot = len(self._slots)
 
         def tick() -> None:
             replica = self.fabric.replicas.get(guid)
-            if replica is None:
-                return
-            action(replica)  # type: ignore[operator]
-            self._timers.append(clock.call_later(interval, tick))
+            if replica is not None:     # a DC that is off skips this round, not the next ones
+                action(replica)  # type: ignore[operator]
+            self._slots[slot] = clock.call_later(interval, tick)
 
-        self._timers.append(clock.call_later(interval, tick))
+        self._slots.append(clock.call_later(interval, tick))
 
 
 def collect_garbage(replica: Replica) -> list[str]:
