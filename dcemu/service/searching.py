@@ -8,12 +8,13 @@ MS-ADTS 3.1.1.3.4.1.5 (extended DN), .11 (SD flags), .14 (show deleted), .8 (dom
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..dsa.rootdse import root_dse, select
 from ..dsa.search import SearchSpec
-from ..errors import OperationsError, SizeLimitExceeded, ldap_err
+from ..errors import OperationsError, SizeLimitExceeded, TimeLimitExceeded, ldap_err
 from ..ldap import controls as C
 from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .session import LdapSession
 
 MAX_PAGE_SIZE = 1000
+#: AD's MaxQueryDuration policy (seconds).
+MAX_QUERY_DURATION = 120
 SEARCH_CONTROLS = (C.PAGED_RESULTS_OID, C.SD_FLAGS_OID, C.SHOW_DELETED_OID, C.SORT_REQUEST_OID,
                    C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID)
 SUPPORTED_CONTROLS = C.SUPPORTED_CONTROLS
@@ -44,6 +47,8 @@ class SearchHandler:
     def __init__(self, session: LdapSession) -> None:
         self.session = session
         self.searcher = session.dc.searcher
+        #: Seconds on a monotonic clock, for timeLimit (processing time, not the lab's virtual time).
+        self.elapsed = time.monotonic
         self._paged: dict[bytes, _Paged] = {}
         self._cookies = itertools.count(1)
 
@@ -94,7 +99,14 @@ class SearchHandler:
                 size_exceeded = True
         attrs = list(req.attributes)
         shape = (tuple(attrs), req.types_only, sd.flags if sd else None, (ext.flag or 0) if ext else None)
+        # timeLimit (RFC 4511 4.5.1.5) is wall-clock processing time, capped by MaxQueryDuration.
+        budget = min(req.time_limit or MAX_QUERY_DURATION, MAX_QUERY_DURATION)
+        deadline = self.elapsed() + budget
+        time_exceeded = False
         for guid in guids[position:end]:
+            if self.elapsed() > deadline:
+                time_exceeded = True
+                break
             op = self._entry_op(guid, attrs, shape)
             if op is not None:
                 out.append(wrap_encoded_op(msg.message_id, op))
@@ -109,7 +121,9 @@ class SearchHandler:
                 cookie = str(next(self._cookies)).encode()
                 self._paged[cookie] = _Paged(guids, end, ())
             response_controls.append(C.PagedResults(0, cookie).to_control())
-        if size_exceeded:
+        if time_exceeded:
+            done = SearchResultDone.from_error(TimeLimitExceeded(""))
+        elif size_exceeded:
             err = SizeLimitExceeded("")
             done = SearchResultDone.from_error(err)
         else:

@@ -170,3 +170,36 @@ def test_deep_filter_nesting_and_unknown_tags_end_only_that_connection(served, d
         assert b"\x0a\x01\x02" in data or b"1.3.6.1.4.1.1466.20036" in data   # protocolError or notice
     keeper.search(dc.domain_dn, "(sAMAccountName=krbtgt)")
     assert keeper.result["result"] == 0 and len(keeper.entries) == 1
+
+
+def test_time_limit_stops_a_long_search_with_time_limit_exceeded(dc) -> None:
+    """timeLimit is processing time: a search that runs past it returns what it has, then code 3."""
+    from dcemu.ldap.connection import NEED_DATA, ServerConnection
+    from dcemu.ldap.encoding import encode
+    from dcemu.ldap.filters import Present
+    from dcemu.ldap.messages import BindRequest, DerefAliases, LDAPMessage, Scope, SearchRequest, Simple
+    from dcemu.service.session import LdapSession
+
+    session = LdapSession(dc)
+    ticks = iter(range(10_000))
+    session.searches.elapsed = lambda: float(next(ticks))      # one second passes per entry
+    conn = ServerConnection()
+    conn.receive_data(encode(LDAPMessage(1, BindRequest(3, "Administrator@corp.example.com",
+                                                        Simple(b"Passw0rd!")))))
+    session.handle(conn, conn.next_event())
+    conn.receive_data(encode(LDAPMessage(2, SearchRequest(dc.domain_dn, Scope(2), DerefAliases(0), 0, 5, False,
+                                                          Present("objectClass"), ("1.1",)))))
+    out = session.handle(conn, conn.next_event())
+    from dcemu.ldap.codec import decode_message
+    messages, rest = [], out
+    while rest:
+        from dcemu.ldap.ber import frame_length
+        n = frame_length(rest, 0, 1 << 30)
+        messages.append(decode_message(rest[:n]))
+        rest = rest[n:]
+    assert conn.next_event() is NEED_DATA
+    done = messages[-1].protocol_op
+    assert done.result_code == 3
+    from dcemu.ldap.messages import SearchResultEntry
+    entries = [m for m in messages if isinstance(m.protocol_op, SearchResultEntry)]
+    assert 3 <= len(entries) <= 6    # the 5 seconds ran out long before the ~100 objects did
