@@ -34,6 +34,8 @@ class DomainController:
         #: Event sink (dcemu.guest's event log when running inside a VM).
         self.events: Callable[[int, str], None] = lambda event_id, text: None
         self._searcher = None
+        self._identity: DcIdentity | None = None
+        self._identity_key: tuple | None = None
         self._ntlm_entropy = None
         rid_service.attach(self)
 
@@ -73,9 +75,16 @@ class DomainController:
 
     @property
     def identity(self) -> DcIdentity:
+        """The DC's DNs and GUIDs, rebuilt only when the state they derive from changes."""
         d = self.directory
-        return dc_identity(d, self.name, str(d.store.state("site")), dsa_guid=d.dsa_guid,
-                           invocation_id=d.invocation_id)
+        st = d.store.state
+        key = (self.name, st("site"), d.dsa_guid, d.invocation_id, st("defaultNamingContext"),
+               st("configurationNamingContext"), st("dnsDomain"))
+        if self._identity_key != key:
+            self._identity = dc_identity(d, self.name, str(st("site")), dsa_guid=d.dsa_guid,
+                                         invocation_id=d.invocation_id)
+            self._identity_key = key
+        return self._identity
 
     @property
     def domain_dn(self) -> str:

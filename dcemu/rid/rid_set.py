@@ -186,29 +186,33 @@ class RidSetAllocator:
 
     # --- issuing one RID --------------------------------------------------------------------
     def __call__(self) -> int:
-        st = self.state()
+        obj = self.load()
+        st = read_state(obj, invalidated=is_invalidated(self.d)) if obj is not None else None
         if st is None or not st.has_current:
             self._start_first_pool()
-        obj = self.load()
+            obj = self.load()
         assert obj is not None
         st = read_state(obj)
         previous, allocation, used = st.previous, st.allocation, st.used_pool
-        switched = False
+        switched = requested = False
         rid = max(st.next_rid + 1, previous.low)
         if rid > previous.high:
             if allocation.empty or allocation == previous:
                 try:
                     allocation = self._request()
+                    requested = True
                 except DcemuError as exc:
                     raise self._fail(ev.MAX_DC_RID, exc) from exc
             previous, used, rid, switched = allocation, used + 1, allocation.low, True
         if rid > previous.midpoint and (allocation.empty or allocation == previous) and self._may_prefetch():
             try:
                 allocation = self._request()
+                requested = True
                 self._prefetch_retry_at = None
             except DcemuError:
                 self._prefetch_retry_at = self.d.clock.now() + _dt.timedelta(seconds=PREFETCH_RETRY_SECONDS)
-        self._record(rid, previous, allocation, used, switched=switched)
+        # A request may have rewritten the RID Set meanwhile (the RID master's write): read it again.
+        self._record(rid, previous, allocation, used, switched=switched, obj=self.load() if requested else obj)
         return rid
 
     def _may_prefetch(self) -> bool:
@@ -246,8 +250,8 @@ class RidSetAllocator:
         obj.attrs["rIDAllocationPool"] = [str(pool.encode())]
         return True
 
-    def _record(self, rid: int, previous: RidRange, allocation: RidRange, used: int, *, switched: bool) -> None:
-        obj = self.load()  # fresh: a request may have rewritten the object meanwhile
+    def _record(self, rid: int, previous: RidRange, allocation: RidRange, used: int, *, switched: bool,
+                obj: StoredObject | None) -> None:
         assert obj is not None
         stale = self._ensure_allocation(obj, allocation) if not allocation.empty else False
         obj.attrs["rIDNextRID"] = [str(rid)]
