@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from impacket.ntlm import compute_nthash
+from impacket.ntlm import compute_nthash as _compute_nthash
 
 from ..clock import to_filetime
 from ..errors import ConstraintViolation, EntryAlreadyExists, UnwillingToPerform, atr_err, svc_err, upd_err
@@ -58,6 +59,12 @@ PASSWORD_STAMPED = frozenset({"unicodePwd", "pwdLastSet", "ntPwdHistory", "dBCSP
 CLIENT_SETTABLE_SYSTEM_ONLY = frozenset({"instanceType", "objectClass"})
 #: Attributes the DSA writes that are not always in the class's may list.
 DSA_MAINTAINED = frozenset({"pwdLastSet", "ntPwdHistory", "dBCSPwd", "lmPwdHistory", "supplementalCredentials"})
+
+
+@lru_cache(maxsize=256)
+def compute_nthash(password: str) -> bytes:
+    """MD4 of the UTF-16LE password (impacket), memoised: bulk population repeats one password."""
+    return _compute_nthash(password)
 
 
 def is_principal(classes: list[str]) -> bool:
