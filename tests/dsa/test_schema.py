@@ -17,7 +17,8 @@ import pytest
 from ldap3.protocol.rfc4512 import SchemaInfo
 from ldap3.protocol.schemas.ad2012R2 import ad_2012_r2_schema
 
-from dcemu.dsa.schema import DEFAULT_PREFIXES, PrefixTable, Schema, ber_oid
+from dcemu.dsa.prefixmap import DEFAULT_PREFIXES, PrefixTable, ber_oid
+from dcemu.dsa.schema import Schema
 from dcemu.errors import (
     ConstraintViolation,
     InvalidAttributeSyntax,
