@@ -44,10 +44,8 @@ from ..dsa import dn as dnmod
 from ..dsa import ops, sam
 from ..dsa.access import token_group_sids
 from ..dsa.security import (
-    ADS_RIGHT_DS_CONTROL_ACCESS,
     DS_CLONE_DOMAIN_CONTROLLER,
     control_access_grantees,
-    parse_descriptor,
 )
 from ..errors import DcemuError, LdapError
 from ..eventlog import EventLog
@@ -197,18 +195,8 @@ def may_clone(d: Any, computer: Any) -> bool:
 
 
 def clone_right_grantees(descriptor: bytes) -> set[str]:
-    """SIDs (upper-case text) an allow ACE grants DS-Clone-Domain-Controller (MS-ADTS 5.1.3.2.1).
-
-    An object ACE for that right, or a plain ACE carrying the control-access bit (which grants
-    every extended right, e.g. the Domain Admins full-control ACE).
-    # DIVERGENCE: deny ACEs and inheritance are not evaluated (the default DACL has neither).
-    """
-    granted = {str(s).upper() for s in control_access_grantees(descriptor, DS_CLONE_DOMAIN_CONTROLLER)}
-    dacl = parse_descriptor(descriptor)["Dacl"]
-    for ace in dacl.aces if dacl else ():
-        if ace["AceType"] == ACCESS_ALLOWED_ACE_TYPE and ace["Ace"]["Mask"]["Mask"] & ADS_RIGHT_DS_CONTROL_ACCESS:
-            granted.add(ace["Ace"]["Sid"].formatCanonical().upper())
-    return granted
+    """SIDs (upper-case text) granted DS-Clone-Domain-Controller by the descriptor (dcemu.dsa.security)."""
+    return {str(s).upper() for s in control_access_grantees(descriptor, DS_CLONE_DOMAIN_CONTROLLER)}
 
 
 # --- the call -----------------------------------------------------------------------------------------

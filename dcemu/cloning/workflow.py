@@ -212,11 +212,9 @@ def export_source(lab: Any, dc_name: str, path: str | os.PathLike[str]) -> Any:
 
 
 def _register(lab: Any, vm_name: str, host_name: str, source_record: Any) -> None:
-    from ..lab.lab import DcRecord
-    os_version = source_record.os_version if source_record is not None else "2012R2"
-    generation = source_record.generation if source_record is not None else 2
-    lab.state.dcs[vm_name] = DcRecord(vm_name, host_name, os_version, "", generation)
-    lab.save()
+    lab.register_vm(vm_name, host_name,
+                    os_version=source_record.os_version if source_record is not None else "2012R2",
+                    generation=source_record.generation if source_record is not None else 2)
 
 
 def _check_new_names(lab: Any, vm_names: list[str]) -> None:

@@ -117,21 +117,30 @@ def domain_head_descriptor(domain_sid: str, forest_root_sid: str) -> bytes:
 
 
 def control_access_grantees(descriptor: bytes, right: uuid.UUID) -> list[Sid]:
-    """SIDs granted the control access right ``right`` by an allow ACE in ``descriptor``."""
+    """SIDs an allow ACE grants the control access right ``right`` (MS-ADTS 5.1.3.2.1).
+
+    An object ACE for that right (or with no object type), or a plain ACE carrying the
+    control-access bit, which grants every extended right (e.g. a full-control ACE).
+    # DIVERGENCE: deny ACEs and inheritance are not evaluated (the default DACLs have neither).
+    """
     sd = parse_descriptor(descriptor)
     out: list[Sid] = []
     dacl = sd["Dacl"]
     if not dacl:
         return out
     for ace in dacl.aces:
-        if ace["AceType"] != ldaptypes.ACCESS_ALLOWED_OBJECT_ACE.ACE_TYPE:
-            continue
+        kind = ace["AceType"]
         body = ace["Ace"]
         if not body["Mask"]["Mask"] & ADS_RIGHT_DS_CONTROL_ACCESS:
             continue
-        if body["Flags"] & ACE_OBJECT_TYPE_PRESENT and uuid.UUID(bytes_le=bytes(body["ObjectType"])) != right:
+        if kind == ldaptypes.ACCESS_ALLOWED_OBJECT_ACE.ACE_TYPE:
+            if body["Flags"] & ACE_OBJECT_TYPE_PRESENT and uuid.UUID(bytes_le=bytes(body["ObjectType"])) != right:
+                continue
+        elif kind != ldaptypes.ACCESS_ALLOWED_ACE.ACE_TYPE:
             continue
-        out.append(Sid(body["Sid"].formatCanonical()))
+        sid = Sid(body["Sid"].formatCanonical())
+        if sid not in out:
+            out.append(sid)
     return out
 
 

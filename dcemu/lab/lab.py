@@ -213,6 +213,14 @@ class Lab:
             return self.guests.get(name)
         return None
 
+    def register_vm(self, name: str, host: str, *, os_version: str = "2012R2", ip: str = "",
+                    generation: int = 2) -> None:
+        """Record a DC VM the lab did not build itself (an imported clone, a copied disk)."""
+        if name in self.state.dcs:
+            raise LabError(f"a DC named {name} already exists in this lab")
+        self.state.dcs[name] = DcRecord(name, host, os_version, ip, generation)
+        self.save()
+
     # --- reading ------------------------------------------------------------------------------
     def guest(self, name: str) -> DcGuest | None:
         return self.guests.get(name)
