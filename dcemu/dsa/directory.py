@@ -109,7 +109,7 @@ class Directory:
     # Decoded objects are cached (reads dominate: every search decodes its entries).  The cache
     # holds what was committed; callers get copies, so an operation that edits its copy and then
     # fails leaves the cache untouched.  A rollback anywhere drops the whole cache.
-    _CACHE_LIMIT = 50_000
+    _CACHE_LIMIT = 20_000
 
     def _cache_valid(self) -> None:
         if self.store.rollbacks != self._cache_rollbacks:

@@ -111,7 +111,7 @@ class SqliteStore:
             # A 100,000-user DIT is ~0.5 GB of randomly keyed B-trees: a 64 MB page cache and
             # memory-mapped reads keep inserts from re-reading pages (measured in benchmarks/).
             conn.execute("PRAGMA cache_size=-65536")
-            conn.execute("PRAGMA mmap_size=1073741824")
+            conn.execute("PRAGMA mmap_size=268435456")
             conn.execute("PRAGMA foreign_keys=OFF")
             self._migrate()
         except sqlite3.DatabaseError as exc:
