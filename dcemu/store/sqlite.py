@@ -19,8 +19,8 @@ simulated by the Hyper-V layer at the VM level, not by losing SQLite pages.
 # DIVERGENCE: synchronous=NORMAL, not FULL: durable against process death, not OS crash; a
 # per-commit fsync would cap writes at the disk's flush rate for no observable benefit here.
 
-Binary values are stored in the JSON as strings prefixed with NUL + base64, since every
-stored value is either text or bytes and NUL never starts an AD string value.
+Binary values are stored in the JSON as base64 (see ``_enc_values`` for the tagging that keeps
+text and bytes apart exactly, whatever the values hold).
 """
 
 from __future__ import annotations
@@ -47,27 +47,37 @@ class StoreError(DcemuError):
 
 
 def _enc_values(attrs: dict[str, list[Value]]) -> str:
-    """Values as JSON; an attribute holding binary values is stored under ``#name`` as base64."""
+    """Values as JSON.  An attribute whose first value is binary is stored under ``#name`` with
+    its values in base64.  A value of the other kind in a list is tagged with a NUL prefix
+    (``NUL B`` + base64 bytes, ``NUL S`` + text), so any text, even one starting with NUL, survives."""
     out: dict[str, list[str]] = {}
     for name, values in attrs.items():
         if values and type(values[0]) is not str:
-            out["#" + name] = [base64.b64encode(v).decode() if type(v) is not str else _BIN + v for v in values]
+            out["#" + name] = [base64.b64encode(v).decode() if type(v) is not str else _BIN + "S" + v
+                               for v in values]
         else:
-            out[name] = [v if type(v) is str else _BIN + base64.b64encode(v).decode() for v in values]
+            out[name] = [(_BIN + "S" + v if v[:1] == _BIN else v) if type(v) is str
+                         else _BIN + "B" + base64.b64encode(v).decode() for v in values]
     return orjson.dumps(out).decode()
+
+
+def _tagged(v: str) -> Value:
+    return v[2:] if v[1:2] == "S" else base64.b64decode(v[2:])
 
 
 def _dec_values(text: str) -> dict[str, list[Value]]:
     raw = orjson.loads(text)
     if "\"#" not in text and "\\u0000" not in text:
         return raw
-    out: dict[str, list[Value]] = {}
-    for name, values in raw.items():
-        if name[:1] == "#":
-            out[name[1:]] = [v[1:] if v[:1] == _BIN else base64.b64decode(v) for v in values]
-        else:
-            out[name] = [base64.b64decode(v[1:]) if v[:1] == _BIN else v for v in values]
-    return out
+    tagged = "\\u0000" in text
+    binary = [k for k in raw if k[:1] == "#"]
+    if tagged:
+        for name, values in raw.items():
+            if name[:1] != "#" and any(type(v) is str and v[:1] == _BIN for v in values):
+                raw[name] = [_tagged(v) if type(v) is str and v[:1] == _BIN else v for v in values]
+    for name in binary:
+        raw[name[1:]] = [_tagged(v) if v[:1] == _BIN else base64.b64decode(v) for v in raw.pop(name)]
+    return raw
 
 
 def _enc_meta(meta: dict[str, PropertyMeta]) -> str:

@@ -370,3 +370,12 @@ def test_property_usns_strictly_increase_and_stamps_match_the_commit(dc: DomainC
         stamped = [m for m in changed[0].meta.values() if m.local_usn == before + 1]
         assert stamped and all(m.orig_usn == before + 1 and m.invocation_id == d.invocation_id
                                and m.time == to_dstime(d.clock.now()) for m in stamped)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: not k.startswith("#")),
+                       st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=12)), max_size=4), max_size=5))
+def test_property_stored_values_round_trip_exactly(attrs) -> None:
+    """Text and bytes, in any mix and with any content (NUL included), come back as they went in."""
+    from dcemu.store.sqlite import _dec_values, _enc_values
+    assert _dec_values(_enc_values(attrs)) == attrs
