@@ -124,11 +124,18 @@ def get_nc_changes(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNcCha
     return _collect(replica, req, nc_dn, nc_guid, start, utd)
 
 
-def _start_point(replica: Replica, req: DrsGetNcChangesRequest, dest: topology.DsaInfo,
-                 utd: dict[str, int]) -> int:
+def start_point(replica: Replica, req: DrsGetNcChangesRequest,
+                utd: dict[str, int]) -> tuple[int, tuple[int, int] | None]:
+    """Where the source starts walking (R-REPL-23), and (partner's HWM, adjusted HWM) if it adjusted one.
+
+    With our current invocationId: ``max(HWM, UTD_dest[our id])``.  With a retired id of ours,
+    ``min(HWM, that id's retirement USN)`` (Windows' rule, R-REPL-82; ``on_invocation_mismatch``
+    "zero" gives Samba's 0); an unknown id starts at 0.  Pure: it logs and writes nothing.
+    """
     d = replica.directory
     inv = d.invocation_id
     hwm = req.usnvec_from.usn_high_obj_update
+    adjusted = None
     if req.uuid_invoc_id_src != inv:
         retired = None
         if replica.on_invocation_mismatch == "retired_usn":
@@ -136,12 +143,19 @@ def _start_point(replica: Replica, req: DrsGetNcChangesRequest, dest: topology.D
             sigs = me.retired if me is not None else ()
             retired = next((s for s in sigs if s.uuid_dsa_signature == req.uuid_invoc_id_src), None)
         if retired is not None:
-            adjusted = min(hwm, retired.usn_retired)
-            replica.log_identity_adjusted(dest, req.uuid_invoc_id_src, hwm, adjusted)
-            hwm = adjusted
+            adjusted = (hwm, min(hwm, retired.usn_retired))
+            hwm = adjusted[1]
         else:
             hwm = 0
-    return max(hwm, utd.get(inv, 0))
+    return max(hwm, utd.get(inv, 0)), adjusted
+
+
+def _start_point(replica: Replica, req: DrsGetNcChangesRequest, dest: topology.DsaInfo,
+                 utd: dict[str, int]) -> int:
+    start, adjusted = start_point(replica, req, utd)
+    if adjusted is not None:
+        replica.log_identity_adjusted(dest, req.uuid_invoc_id_src, *adjusted)   # event 1587
+    return start
 
 
 @lru_cache(maxsize=8)

@@ -358,19 +358,6 @@ def _holds(obj: Any, w: Write) -> bool:
 
 
 def _window_start(replica: Any, req: Any, utd: dict[str, int]) -> int:
-    """Where the source began looking (R-REPL-23): the HWM, adjusted for a retired invocationID, or the UTD.
-
-    This restates dcemu.repl.source's start point for display only, so that the changes the
-    source examined and left out can be listed; it calls nothing that logs or writes.
-    """
-    from ..repl import topology
-    d = replica.directory
-    inv = d.invocation_id
-    hwm = req.usnvec_from.usn_high_obj_update
-    if req.uuid_invoc_id_src != inv:
-        me = topology.dsa(d, d.dsa_guid)
-        retired = next((s for s in (me.retired if me is not None else ()) if s.uuid_dsa_signature ==
-                        req.uuid_invoc_id_src), None)
-        hwm = min(hwm, retired.usn_retired) if retired is not None and \
-            getattr(replica, "on_invocation_mismatch", "retired_usn") == "retired_usn" else 0
-    return max(hwm, utd.get(inv, 0))
+    """Where the source began looking (R-REPL-23): dcemu.repl.source's own rule, which logs nothing."""
+    from ..repl.source import start_point
+    return start_point(replica, req, utd)[0]
