@@ -76,6 +76,11 @@ def _sid_bytes(text: str) -> bytes:
     return bytes([1, len(subs)]) + int(parts[2]).to_bytes(6, "big") + struct.pack(f"<{len(subs)}I", *subs)
 
 
+def sid_text(data: bytes) -> str:
+    """``S-1-...`` text of a binary SID (cached; raises ValueError on a malformed one)."""
+    return _sid_text(bytes(data))
+
+
 def impacket_sid_text(data: bytes) -> str:
     """The same conversion through impacket (the reference the tests compare with)."""
     return LDAP_SID(data).formatCanonical()

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from ..clock import Clock, to_dstime, to_generalized_time
 from ..entropy import Entropy
 from ..errors import NoSuchObject, name_err
-from ..ids import Sid, parse_guid
+from ..gcpause import collector_paused
+from ..ids import Sid, parse_guid, sid_text
 from ..store.interface import LinkValue, PropertyMeta, Store, StoredObject, Value
 from . import dn as dnmod
 from .schema import Schema
@@ -42,6 +43,8 @@ EXTRA_INDEXED = ("objectSid", "sAMAccountName", "userPrincipalName", "servicePri
 #: their few values, so a search never narrows by them (the search walks the subtree instead).
 LOW_SELECTIVITY = frozenset({"objectClass", "userAccountControl", "primaryGroupID", "sAMAccountType",
                              "instanceType", "groupType", "isCriticalSystemObject", "showInAdvancedViewOnly"})
+
+WRITE_LOG_ALL = "*"
 
 #: Values the store keeps for the DC itself but never returns on read.
 SECRET_ATTRIBUTES = frozenset({"unicodePwd", "dBCSPwd", "ntPwdHistory", "lmPwdHistory", "supplementalCredentials",
@@ -75,6 +78,13 @@ class Directory:
         #: attribute -> does an originating write stamp it (replicated, stored, not linked)?
         self._stamped: dict[str, bool] = {}
         self._dn_valued: dict[str, bool] = {}
+        self._stamp_times: tuple[object, int, str] = (None, 0, "")
+        self._index_keys: dict[tuple[str, str], str] = {}
+        self._stored_key: dict[str, Callable[[Value], str]] = {}
+        #: When a set, every write adds the object's GUID and normalised DN to it (replication's
+        #: apply uses it to know which of its up-front answers a write may have changed);
+        #: WRITE_LOG_ALL in it means a subtree was renamed: any name may have changed.
+        self.write_log: set[str] | None = None
         self._cache: dict[str, StoredObject] = {}
         self._by_ndn: dict[str, str] = {}
         #: Moves on every write (and rollback): caches of derived answers key on it.
@@ -231,8 +241,20 @@ class Directory:
         return attr in self._indexed
 
     def index_key(self, attr: str, value: Value) -> str:
+        if type(value) is str:
+            # Values repeat (objectCategory on every user, a group's members): remember the key.
+            memo = self._index_keys
+            key = memo.get((attr, value))
+            if key is None:
+                if len(memo) >= 65_536:
+                    memo.clear()
+                key = memo[(attr, value)] = self._index_key(attr, value)
+            return key
+        return self._index_key(attr, value)
+
+    def _index_key(self, attr: str, value: Value) -> str:
         if attr == "objectSid":
-            return (str(Sid.from_bytes(value)) if isinstance(value, bytes) else value).upper()
+            return sid_text(value) if isinstance(value, bytes) else value.upper()
         dn_valued = self._dn_valued.get(attr)
         if dn_valued is None:
             sch = self.schema.find_attribute(attr)
@@ -244,6 +266,25 @@ class Directory:
                 pass
         key = self.schema.equality_key(attr, value)
         return key.hex() if isinstance(key, bytes) else str(key)
+
+    def _stored_key_function(self, attr: str) -> Callable[[Value], str]:
+        """``index_key`` for values already stored (canonical), without parsing them again.
+
+        Parsing validates and canonicalises a client's value; a stored value has been through
+        it (or arrived canonical by replication), so for string syntaxes whose key is a plain
+        fold or copy of the text the key is taken directly.  Anything else uses index_key.
+        """
+        sch = self.schema.find_attribute(attr)
+        fold = getattr(sch.syntax, "key", None) if sch is not None and attr != "objectSid" else None
+        direct = fold if sch is not None and sch.attribute_syntax in ("2.5.5.12", "2.5.5.4", "2.5.5.3", "2.5.5.5") \
+            else None
+
+        def key(value: Value) -> str:
+            if direct is not None and type(value) is str and value:
+                return str(direct(value))
+            return self.index_key(attr, value)
+        self._stored_key[attr] = key
+        return key
 
     def links(self, obj: StoredObject, attr: str) -> list[str]:
         """DNs of the present values of linked attribute ``attr`` (forward link) on ``obj``."""
@@ -272,7 +313,7 @@ class Directory:
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group many writes in one SQLite transaction (bulk population); each still takes its USN."""
-        with self.store.transaction():
+        with collector_paused(), self.store.transaction():
             yield
 
     def guard_write(self, operation: str) -> None:
@@ -284,7 +325,10 @@ class Directory:
         usn = self.highest_committed_usn + 1
         self.store.set_state("highestCommittedUSN", usn)
         now = self.clock.now()
-        return WriteStamp(usn, to_dstime(now), to_generalized_time(now))
+        times = self._stamp_times
+        if times[0] != now:    # a bulk load writes thousands of objects at one clock reading
+            times = self._stamp_times = (now, to_dstime(now), to_generalized_time(now))
+        return WriteStamp(usn, times[1], times[2])
 
     def commit_originating(self, obj: StoredObject, changed: set[str], *, created: bool = False,
                            links: list[tuple[str, str, bool]] = (), old_dn: str | None = None) -> StoredObject:
@@ -303,6 +347,8 @@ class Directory:
         obj.usn_changed = stamp.usn
         obj.attrs["whenChanged"] = [stamp.when]
         stamped = self._stamped
+        meta = obj.meta
+        first = None     # version-1 stamps are alike: one shared (immutable) PropertyMeta
         for attr in changed:
             keep = stamped.get(attr)
             if keep is None:
@@ -310,8 +356,13 @@ class Directory:
                 keep = stamped[attr] = sch is not None and sch.replicated and not sch.constructed \
                     and not sch.is_linked
             if keep:
-                obj.meta[attr] = originating_stamp(obj.meta.get(attr), usn=stamp.usn, time=stamp.time,
-                                                   invocation_id=inv)
+                current = meta.get(attr)
+                if current is None:
+                    if first is None:
+                        first = originating_stamp(None, usn=stamp.usn, time=stamp.time, invocation_id=inv)
+                    meta[attr] = first
+                else:
+                    meta[attr] = originating_stamp(current, usn=stamp.usn, time=stamp.time, invocation_id=inv)
         for attr, target, present in links:
             current = next((lv for lv in self.store.links(obj.guid, attr, include_absent=True)
                             if lv.target == target), None)
@@ -375,12 +426,18 @@ class Directory:
         indexed = self._indexed
         for attr, values in obj.attrs.items():
             if values and attr in indexed:
-                index[attr] = {self.index_key(attr, v) for v in values}
+                key = self._stored_key.get(attr) or self._stored_key_function(attr)
+                index[attr] = {key(v) for v in values}
         if old_dn is not None and old_dn != obj.dn:
             # Descendants keep their parent's DN text as suffix; rewrite it (local bookkeeping only).
             self.store.move_subtree(dnmod.normalize(old_dn), ndn, "," + old_dn, "," + obj.dn)
             self.forget()
+            if self.write_log is not None:
+                self.write_log.add(WRITE_LOG_ALL)   # descendants took new names unseen here
         self.store.put(obj, ndn, index, new=new)
+        if self.write_log is not None:
+            self.write_log.add(obj.guid)
+            self.write_log.add(ndn)
         self.generation += 1
         self._cache_valid()
         self._remember(self._copy(obj), ndn)

@@ -11,6 +11,7 @@ the directory (they need the DIT), not here.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from ..errors import InvalidDnSyntax, ldap_err
@@ -22,8 +23,17 @@ def _bad(dn: str) -> InvalidDnSyntax:
     return InvalidDnSyntax(ldap_err(0x208F, "0C090A71", "Error processing name"))
 
 
+_NEEDS_ESCAPE = re.compile(r'[,+"\\<>;=#\n\x00]|^ | $')
+
+
 def escape_value(value: str) -> str:
     """Escape an RDN value for a DN string (RFC 4514 2.4; AD escapes LF as ``\\0A``)."""
+    if not _NEEDS_ESCAPE.search(value):
+        return value                 # most names: nothing to escape, no per-character walk
+    return _escape_walk(value)
+
+
+def _escape_walk(value: str) -> str:
     out = []
     for i, ch in enumerate(value):
         if ch in _SPECIAL or (ch == " " and i in (0, len(value) - 1)) or (ch == "#" and i == 0):
@@ -127,15 +137,38 @@ def _first_separator(dn: str) -> int:
     return -1
 
 
+def _split(dn: str) -> tuple[str, str]:
+    """(first RDN, rest) at the first unescaped separator, both validated; rest is "" for one RDN.
+
+    The rest is usually a parent parsed many times before, so this costs one short parse
+    instead of a walk over the whole DN.
+    """
+    cut = _first_separator(dn)
+    if cut < 0:
+        if not parse(dn):
+            raise _bad(dn)
+        return dn, ""
+    rest = dn[cut + 1:]
+    if not parse(rest):      # "CN=x," has an empty last RDN
+        raise _bad(dn)
+    return dn[:cut], rest
+
+
+@lru_cache(maxsize=65_536)
+def _rebuilt(dn: str) -> str:
+    return build(parse(dn))
+
+
 def parent(dn: str) -> str:
-    return build(parse(dn)[1:])
+    """The parent's DN in canonical form ("" for a single RDN); raises InvalidDnSyntax."""
+    _, rest = _split(dn)
+    return _rebuilt(rest) if rest else ""
 
 
 def rdn(dn: str) -> tuple[str, str]:
-    parts = parse(dn)
-    if not parts:
-        raise _bad(dn)
-    return parts[0]
+    """(type, value) of the first RDN, value unescaped; raises InvalidDnSyntax."""
+    first, _ = _split(dn)
+    return parse(first)[0]
 
 
 def child(parent_dn: str, rdn_type: str, rdn_value: str) -> str:

@@ -16,7 +16,7 @@ client is held to otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -40,6 +40,7 @@ from ..store.interface import DuplicateName, StoredObject, Value
 from . import dn as dnmod
 from . import sam, tombstones
 from .directory import Directory
+from .schema import Schema
 
 #: systemFlags bits on objects (MS-ADTS 2.2.10): the ones that gate delete/rename/move.
 FLAG_DISALLOW_DELETE = 0x80000000
@@ -136,13 +137,13 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
 
 def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]], *, system: bool) -> dict[str, list[Value]]:
     out: dict[str, list[Value]] = {}
+    schema = d.schema
     for name, raw in attrs.items():
-        sch = d.schema.attribute(name)
+        sch = schema.attribute(name)
         vals = [raw] if isinstance(raw, str | bytes) else list(raw)
         canon = out.setdefault(sch.ldap_display_name, [])
         for v in vals:
-            checked = d.schema.check_value(sch.ldap_display_name, v, enforce_range=not system)
-            canon.append(checked)
+            canon.append(schema.check_value(sch, v, enforce_range=not system))
         if not canon:
             out.pop(sch.ldap_display_name)
     return out
@@ -150,13 +151,21 @@ def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]], *, system: bo
 
 def _check_client_writable(d: Directory, values: Mapping[str, list[Value]]) -> None:
     for attr in values:
-        sch = d.schema.attribute(attr)
-        if sch.constructed or attr in OPERATIONAL and attr not in ("instanceType",):
-            raise ConstraintViolation(atr_err(0x20B1, "03151E6B", 1005, "CONSTRAINT_ATT_TYPE", sch.attid, attr))
-        if sch.system_only and attr not in sam.CLIENT_SETTABLE_SYSTEM_ONLY:
-            raise ConstraintViolation(atr_err(0x20B1, "03151E6B", 1005, "CONSTRAINT_ATT_TYPE", sch.attid, attr))
-        if sch.is_back_link:
-            raise UnwillingToPerform(svc_err(0x2103, "03151E70"))
+        problem = _client_write_problem(d.schema, attr)
+        if problem is not None:
+            raise problem()
+
+
+@lru_cache(maxsize=4096)
+def _client_write_problem(schema: Schema, attr: str) -> Callable[[], Exception] | None:
+    """Why a client may not set ``attr`` on add (a factory for the error), or None: a schema fact, cached."""
+    sch = schema.attribute(attr)
+    if (sch.constructed or attr in OPERATIONAL and attr not in ("instanceType",)) or (
+            sch.system_only and attr not in sam.CLIENT_SETTABLE_SYSTEM_ONLY):
+        return lambda: ConstraintViolation(atr_err(0x20B1, "03151E6B", 1005, "CONSTRAINT_ATT_TYPE", sch.attid, attr))
+    if sch.is_back_link:
+        return lambda: UnwillingToPerform(svc_err(0x2103, "03151E70"))
+    return None
 
 
 def _classes(d: Directory, names: list[Value], *, system: bool) -> tuple[str, list[str]]:
@@ -234,11 +243,11 @@ def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[
     for attr, vals in values.items():
         if attr not in must and attr not in may and attr not in OPERATIONAL and attr not in sam.DSA_MAINTAINED:
             raise _class_violation("03152D2C")
-        sch = d.schema.attribute(attr)
-        if sch.is_single_valued and len(vals) > 1:
-            raise _attr_error(ConstraintViolation, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
-        if len(vals) > 1 and len({d.schema.equality_key(attr, v) for v in vals}) != len(vals):
-            raise _attr_error(AttributeOrValueExists, 0x2083, 1006, "ATT_OR_VALUE_EXISTS", d, attr)
+        if len(vals) > 1:      # only several values can break single-valuedness or repeat
+            if d.schema.attribute(attr).is_single_valued:
+                raise _attr_error(ConstraintViolation, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
+            if len({d.schema.equality_key(attr, v) for v in vals}) != len(vals):
+                raise _attr_error(AttributeOrValueExists, 0x2083, 1006, "ATT_OR_VALUE_EXISTS", d, attr)
     for attr in linked:
         if attr not in must and attr not in may:
             raise _class_violation("03152D2C")

@@ -130,9 +130,10 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
         domain_sid = str(store.state("domainSid"))
         values["objectSid"] = [Sid(domain_sid).child(allocator()).to_bytes()]
     if "unicodePwd" in values and not (system and _is_nt_hash(values["unicodePwd"][0])):
+        password = _decode_password(d, values["unicodePwd"][0])
         if not system:
-            _check_complexity(d, _decode_password(d, values["unicodePwd"][0]), values)
-        _set_password(d, values, _decode_password(d, values["unicodePwd"][0]))
+            _check_complexity(d, password, values)
+        _set_password(d, values, password)
 
 
 def _is_nt_hash(value: Value) -> bool:

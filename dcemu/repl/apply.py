@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING
 
 from ..dsa import dn as dnmod
 from ..dsa import ops
+from ..dsa.directory import WRITE_LOG_ALL
 from ..dsa.stamps import stamp_is_newer
+from ..errors import DcemuError
 from ..store.interface import LinkValue, PropertyMeta, StoredObject
 from .codes import ERROR_DS_DRA_MISSING_PARENT, ERROR_DS_INSUFFICIENT_ATTR_TO_CREATE_OBJECT, DrsError
 from .messages import DrsGetNcChangesReply, ReplEntInfList, ReplValInf
@@ -90,33 +92,70 @@ class ApplyResult:
         self.lost_and_found += other.lost_and_found
 
 
+@dataclass
+class _Known:
+    """What the DIT held when the reply began, asked in two queries rather than two per object.
+
+    An answer "absent" stays true until a write of this reply takes the GUID or name, and
+    ``Directory.write_log`` records every such write, so no stale answer is ever used.
+    """
+
+    d: Directory
+    guids: set[str]
+    asked_ndns: set[str]
+    present_ndns: set[str]
+
+    @classmethod
+    def of(cls, d: Directory, entries: tuple[ReplEntInfList, ...]) -> _Known:
+        ndns = []
+        for e in entries:
+            try:
+                ndns.append(dnmod.normalize(e.entinf.name.string_name))
+            except DcemuError:     # a malformed name is looked up (and refused) the slow way
+                pass
+        return cls(d, d.store.existing([e.entinf.name.guid for e in entries]), set(ndns),
+                   d.store.existing_ndns(ndns))
+
+    def _written(self, key: str) -> bool:
+        log = self.d.write_log
+        return log is None or key in log or WRITE_LOG_ALL in log
+
+    def guid_absent(self, guid: str) -> bool:
+        return guid not in self.guids and not self._written(guid)
+
+    def name_absent(self, dn: str) -> bool:
+        ndn = dnmod.normalize(dn)
+        return ndn in self.asked_ndns and ndn not in self.present_ndns and not self._written(ndn)
+
+
 def apply_reply(d: Directory, reply: DrsGetNcChangesReply) -> ApplyResult:
     """Apply a reply's objects then values; call inside one store transaction."""
     result = ApplyResult()
-    for entry in _parents_first(reply.objects):
-        _apply_object(d, entry, result)
+    known = _Known.of(d, reply.objects)
+    d.write_log = set()
+    try:
+        for entry in _parents_first(reply.objects):
+            _apply_object(d, entry, result, known)
+    finally:
+        d.write_log = None
     _apply_values(d, reply.values, result)
     return result
 
 
 def _parents_first(entries: tuple[ReplEntInfList, ...]) -> list[ReplEntInfList]:
     """Reorder so that an object whose parent is in the same reply follows it (stable otherwise)."""
+    # Iterative on purpose: a recursive closure is a reference cycle that would keep the whole
+    # reply alive until the cyclic collector runs (paused during a cycle, see dcemu.gcpause).
     by_guid = {e.entinf.name.guid: e for e in entries}
     out: list[ReplEntInfList] = []
     done: set[str] = set()
-
-    def visit(entry: ReplEntInfList, depth: int = 0) -> None:
-        guid = entry.entinf.name.guid
-        if guid in done:
-            return
-        done.add(guid)
-        parent = by_guid.get(entry.parent_guid or "")
-        if parent is not None and depth < 64:
-            visit(parent, depth + 1)
-        out.append(entry)
-
     for entry in entries:
-        visit(entry)
+        chain = []
+        while entry is not None and entry.entinf.name.guid not in done and len(chain) <= 64:
+            done.add(entry.entinf.name.guid)
+            chain.append(entry)
+            entry = by_guid.get(entry.parent_guid or "")
+        out.extend(reversed(chain))
     return out
 
 
@@ -184,10 +223,10 @@ def _mangle_loser(d: Directory, loser: StoredObject, result: ApplyResult) -> Non
 
 
 def _place(d: Directory, guid: str, name_meta: PropertyMeta | None, parent: StoredObject, rdn_type: str,
-           name: str, result: ApplyResult) -> tuple[str, bool]:
+           name: str, result: ApplyResult, known: _Known | None = None) -> tuple[str, bool]:
     """Where an arriving object goes under ``parent``: (DN, must the arriving object be mangled?)."""
     dn = dnmod.child(parent.dn, rdn_type, name)
-    existing = d.find(dn)
+    existing = None if known is not None and known.name_absent(dn) else d.find(dn)
     if existing is None or existing.guid == guid:
         return dn, False
     if _name_wins(d, name_meta, guid, existing.meta.get("name"), existing.guid):
@@ -199,7 +238,7 @@ def _place(d: Directory, guid: str, name_meta: PropertyMeta | None, parent: Stor
 
 # --- objects ---------------------------------------------------------------------------------------
 
-def _apply_object(d: Directory, entry: ReplEntInfList, result: ApplyResult) -> None:
+def _apply_object(d: Directory, entry: ReplEntInfList, result: ApplyResult, known: _Known | None = None) -> None:
     guid = entry.entinf.name.guid
     incoming = _incoming(entry)
     own, top = d.invocation_id, d.highest_committed_usn
@@ -212,13 +251,13 @@ def _apply_object(d: Directory, entry: ReplEntInfList, result: ApplyResult) -> N
                     if not (vm[1].invocation_id == own and vm[1].orig_usn > top)}
         if not incoming:
             return
-    local = d.get(guid)
+    local = None if known is not None and known.guid_absent(guid) else d.get(guid)
     if local is None:
         if "objectClass" not in incoming or "name" not in incoming:
             raise LingeringObject(guid, entry.entinf.name.string_name)
-        _create(d, entry, incoming, result)
+        _create(d, entry, incoming, result, known)
     else:
-        _merge(d, entry, local, incoming, result)
+        _merge(d, entry, local, incoming, result, known)
 
 
 def _resolve_parent(d: Directory, entry: ReplEntInfList, deleted: bool) -> tuple[StoredObject, StoredObject | None]:
@@ -234,7 +273,8 @@ def _resolve_parent(d: Directory, entry: ReplEntInfList, deleted: bool) -> tuple
     return parent, None
 
 
-def _create(d: Directory, entry: ReplEntInfList, incoming: dict, result: ApplyResult) -> None:
+def _create(d: Directory, entry: ReplEntInfList, incoming: dict, result: ApplyResult,
+            known: _Known | None = None) -> None:
     guid = entry.entinf.name.guid
     values = {a: list(v) for a, (v, _) in incoming.items() if v}
     metas = {a: m for a, (_, m) in incoming.items()}
@@ -252,7 +292,7 @@ def _create(d: Directory, entry: ReplEntInfList, incoming: dict, result: ApplyRe
         result.created.append(guid)
         return
     parent, intended = _resolve_parent(d, entry, deleted)
-    dn, mangle = _place(d, guid, metas.get("name"), parent, rdn_type, name, result)
+    dn, mangle = _place(d, guid, metas.get("name"), parent, rdn_type, name, result, known)
     if mangle:
         value = dnmod.rdn(dn)[1]
         values[rdn_attr] = [value]
@@ -283,7 +323,8 @@ def _to_lost_and_found(d: Directory, obj: StoredObject, laf: StoredObject, inten
     result.lost_and_found.append(obj.guid)
 
 
-def _merge(d: Directory, entry: ReplEntInfList, local: StoredObject, incoming: dict, result: ApplyResult) -> None:
+def _merge(d: Directory, entry: ReplEntInfList, local: StoredObject, incoming: dict, result: ApplyResult,
+           known: _Known | None = None) -> None:
     winners: dict[str, PropertyMeta] = {}
     for attr, (_vals, meta) in incoming.items():
         cur = local.meta.get(attr)
@@ -313,7 +354,7 @@ def _merge(d: Directory, entry: ReplEntInfList, local: StoredObject, incoming: d
         rdn_attr = _rdn_attr(d, local.dn)
         local.attrs[rdn_attr] = [local.attrs["name"][0]]
         dn, mangle = _place(d, local.guid, winners["name"], parent, rdn_type, str(local.attrs["name"][0]),
-                            result)
+                            result, known)
         if mangle:
             value = dnmod.rdn(dn)[1]
             local.attrs[rdn_attr] = [value]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from ..clock import from_dstime, to_dstime
 from ..dsa import tombstones
+from ..gcpause import collector_paused
 from . import events, topology, vectors
 from .apply import ApplyResult, LingeringObject, MissingParent, apply_reply
 from .codes import (
@@ -122,6 +123,11 @@ class SyncResult:
 def replicate_nc(replica: Replica, source_dsa: str, nc_guid: str, *, full: bool = False,
                  forced: bool = False) -> SyncResult:
     """Pull ``nc_guid`` from ``source_dsa`` into ``replica``'s DC; never raises for DRS errors."""
+    with collector_paused():     # a full sync keeps every object it decodes alive in caches
+        return _replicate_nc(replica, source_dsa, nc_guid, full=full, forced=forced)
+
+
+def _replicate_nc(replica: Replica, source_dsa: str, nc_guid: str, *, full: bool, forced: bool) -> SyncResult:
     d = replica.directory
     store = d.store
     out = SyncResult(source_dsa, nc_guid)

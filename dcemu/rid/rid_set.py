@@ -191,8 +191,8 @@ class RidSetAllocator:
         if st is None or not st.has_current:
             self._start_first_pool()
             obj = self.load()
-        assert obj is not None
-        st = read_state(obj)
+            assert obj is not None
+            st = read_state(obj)
         previous, allocation, used = st.previous, st.allocation, st.used_pool
         switched = requested = False
         rid = max(st.next_rid + 1, previous.low)

@@ -9,9 +9,13 @@ Tables (created with sqlite-utils, versioned with ``PRAGMA user_version``):
   replPropertyMetaData (JSON ``{attr: [version, time, invocationId, origUSN, localUSN]}``).
   ``objects_usn`` indexes uSNChanged: it is what replication walks (GetNCChanges reads
   changes in USN order).
-- ``idx``: equality keys of indexed attributes (sAMAccountName, objectSid, ...) -> GUID.
+- ``idx``: equality keys of indexed attributes (sAMAccountName, objectSid, ...) -> the object's
+  row id (``oid``, an integer that never changes, unlike a GUID it is appended in order).
 - ``links``: linked values (member/...) by (source, attr, target) with value metadata.
 - ``state``: small per-DC facts as JSON (highestCommittedUSN, invocationId, repsFrom, UTD).
+- ``sds``: security descriptors stored once, as NTDS's single-instance ``sd_table`` does since
+  Windows Server 2003: a row's ``nTSecurityDescriptor`` holds a reference (a digest of the
+  bytes), so 100,000 users with the default descriptor share one copy.
 
 The database runs in WAL mode with ``synchronous=NORMAL``: a commit survives the emulator
 process being killed at any point (the guarantee a test can check).  A DC's "power loss" is
@@ -26,9 +30,10 @@ text and bytes apart exactly, whatever the values hold).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,26 +43,41 @@ import sqlite_utils
 from ..errors import DcemuError
 from .interface import DuplicateName, LinkValue, PropertyMeta, StoredObject, Value
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BIN = "\x00"
+#: Attributes stored once in ``sds`` and referenced from rows (NTDS's single-instance SD table).
+_SINGLE_INSTANCE = "nTSecurityDescriptor"
+_ABSENT = object()     # not looked up yet
+_MISSING = object()    # looked up: no such state row
 
 
 class StoreError(DcemuError):
     """The database file is missing, damaged or from another version."""
 
 
-def _enc_values(attrs: dict[str, list[Value]]) -> str:
+def _enc_values(attrs: dict[str, list[Value]], intern: Callable[[bytes], str] | None = None) -> str:
     """Values as JSON.  An attribute whose first value is binary is stored under ``#name`` with
     its values in base64.  A value of the other kind in a list is tagged with a NUL prefix
-    (``NUL B`` + base64 bytes, ``NUL S`` + text), so any text, even one starting with NUL, survives."""
+    (``NUL B`` + base64 bytes, ``NUL S`` + text), so any text, even one starting with NUL, survives.
+    With ``intern``, nTSecurityDescriptor is stored under ``$name`` as references into ``sds``."""
     out: dict[str, list[str]] = {}
     for name, values in attrs.items():
-        if values and type(values[0]) is not str:
+        if not values:
+            out[name] = []
+            continue
+        first = values[0]
+        if type(first) is str:
+            # The common case first: one plain text value is stored as it is.
+            if len(values) == 1 and first[:1] != _BIN:
+                out[name] = values
+            else:
+                out[name] = [(_BIN + "S" + v if v[:1] == _BIN else v) if type(v) is str
+                             else _BIN + "B" + base64.b64encode(v).decode() for v in values]
+        elif intern is not None and name == _SINGLE_INSTANCE and all(type(v) is not str for v in values):
+            out["$" + name] = [intern(v) for v in values]
+        else:
             out["#" + name] = [base64.b64encode(v).decode() if type(v) is not str else _BIN + "S" + v
                                for v in values]
-        else:
-            out[name] = [(_BIN + "S" + v if v[:1] == _BIN else v) if type(v) is str
-                         else _BIN + "B" + base64.b64encode(v).decode() for v in values]
     return orjson.dumps(out).decode()
 
 
@@ -65,18 +85,23 @@ def _tagged(v: str) -> Value:
     return v[2:] if v[1:2] == "S" else base64.b64decode(v[2:])
 
 
-def _dec_values(text: str) -> dict[str, list[Value]]:
+def _dec_values(text: str, resolve: Callable[[str], bytes] | None = None) -> dict[str, list[Value]]:
     raw = orjson.loads(text)
-    if "\"#" not in text and "\\u0000" not in text:
+    if "\"#" not in text and "\\u0000" not in text and "\"$" not in text:
         return raw
     tagged = "\\u0000" in text
     binary = [k for k in raw if k[:1] == "#"]
+    interned = [k for k in raw if k[:1] == "$"]
     if tagged:
         for name, values in raw.items():
             if name[:1] != "#" and any(type(v) is str and v[:1] == _BIN for v in values):
                 raw[name] = [_tagged(v) if type(v) is str and v[:1] == _BIN else v for v in values]
     for name in binary:
         raw[name[1:]] = [_tagged(v) if v[:1] == _BIN else base64.b64decode(v) for v in raw.pop(name)]
+    for name in interned:
+        if resolve is None:
+            raise StoreError(f"{name[1:]} is stored by reference and no table was given to resolve it")
+        raw[name[1:]] = [resolve(ref) for ref in raw.pop(name)]
     return raw
 
 
@@ -84,14 +109,18 @@ def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
     """Stamps shared by several attributes (one write stamps many alike) are stored once:
     ``{"s": [[version, time, invocationId, origUSN, localUSN], ...], "a": {attr: index}}``."""
     stamps: dict[tuple, int] = {}
+    by_id: dict[int, int] = {}       # stamps are shared objects: most attributes hit this first
     table: list[list] = []
     refs: dict[str, int] = {}
     for attr, m in meta.items():
-        key = (m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn)
-        i = stamps.get(key)
+        i = by_id.get(id(m))
         if i is None:
-            i = stamps[key] = len(table)
-            table.append(list(key))
+            key = (m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn)
+            i = stamps.get(key)
+            if i is None:
+                i = stamps[key] = len(table)
+                table.append(list(key))
+            by_id[id(m)] = i
         refs[attr] = i
     return orjson.dumps({"s": table, "a": refs}).decode()
 
@@ -103,6 +132,12 @@ def _dec_meta(text: str) -> dict[str, PropertyMeta]:
         shared = [PropertyMeta(*row) for row in raw["s"]]
         return {attr: shared[i] for attr, i in raw["a"].items()}
     return {k: PropertyMeta(*v) for k, v in raw.items()}
+
+
+def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
+    """Slices small enough for one statement's parameters."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 class SqliteStore:
@@ -122,12 +157,21 @@ class SqliteStore:
             # memory-mapped reads keep inserts from re-reading pages (measured in benchmarks/).
             conn.execute("PRAGMA cache_size=-65536")
             conn.execute("PRAGMA mmap_size=268435456")
+            # Checkpoint the WAL every 64 MB rather than every 4 MB: a bulk load dirties the
+            # same index pages over and over, and each checkpoint writes them back again.
+            conn.execute("PRAGMA wal_autocheckpoint=16384")
             conn.execute("PRAGMA foreign_keys=OFF")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a dcemu database ({exc})") from exc
         self._depth = 0
         self._state_cache: dict[str, object] = {}
+        # Content-addressed, so never stale; _sd_refs (descriptors known to be in the table) is
+        # dropped on rollback, which may have undone their insert.
+        self._sd_bytes: dict[str, bytes] = {}
+        self._sd_refs: dict[bytes, str] = {}
+        # put_values() rewrites (rIDNextRID on every new principal) wait here for the commit.
+        self._pending_values: dict[str, dict[str, list[Value]]] = {}
         self._dirty_state: set[str] = set()
         self._closed = False
         #: Counts rolled-back transactions, so object caches above the store know to drop.
@@ -138,29 +182,95 @@ class SqliteStore:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        if version == 1:
+            self._upgrade_from_1()
+            return
         if version not in (0,):
             raise StoreError(f"{self.path}: database format {version}, this dcemu reads {SCHEMA_VERSION}")
         if self.db.table_names():
             raise StoreError(f"{self.path}: has tables but no dcemu format marker; refusing to touch it")
+        with self._ddl():
+            self._create_objects_and_idx()
+            self.db["links"].create({
+                "guid": str, "attr": str, "target": str, "present": int, "version": int,
+                "time_created": int, "time_changed": int, "invocation_id": str, "orig_usn": int,
+                "local_usn": int, "time_deleted": int,
+            }, pk=("guid", "attr", "target"))
+            self.db["links"].create_index(["target", "attr"], index_name="links_target")
+            self.db["links"].create_index(["local_usn"], index_name="links_usn")
+            self.db["state"].create({"key": str, "value": str}, pk="key")
+            self._create_sds()
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _ddl(self) -> Iterator[None]:
+        """Create or upgrade the tables all at once (a half-made DIT would read as damaged)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _create_objects_and_idx(self) -> None:
+        # ``oid`` is a stable integer row id (INTEGER PRIMARY KEY survives VACUUM); index rows
+        # refer to it rather than to the random objectGUID, so their second index is appended
+        # to instead of written at random (measured: ~40% of an add's storage cost).
         self.db["objects"].create({
-            "guid": str, "dn": str, "ndn": str, "parent": str, "nc": str,
+            "oid": int, "guid": str, "dn": str, "ndn": str, "parent": str, "nc": str,
             "usn_created": int, "usn_changed": int, "deleted": int, "attrs": str, "meta": str,
-        }, pk="guid", not_null={"dn", "ndn", "usn_created", "usn_changed"})
+        }, pk="oid", not_null={"guid", "dn", "ndn", "usn_created", "usn_changed"})
+        self.db["objects"].create_index(["guid"], unique=True, index_name="objects_guid")
         self.db["objects"].create_index(["ndn"], unique=True, index_name="objects_ndn")
         self.db["objects"].create_index(["usn_changed"], index_name="objects_usn")
         self.db["objects"].create_index(["parent"], index_name="objects_parent")
-        self._conn.execute("CREATE TABLE idx (attr TEXT NOT NULL, key TEXT NOT NULL, guid TEXT NOT NULL, "
-                           "PRIMARY KEY (attr, key, guid)) WITHOUT ROWID")
-        self._conn.execute("CREATE INDEX idx_guid ON idx (guid)")
-        self.db["links"].create({
-            "guid": str, "attr": str, "target": str, "present": int, "version": int,
-            "time_created": int, "time_changed": int, "invocation_id": str, "orig_usn": int,
-            "local_usn": int, "time_deleted": int,
-        }, pk=("guid", "attr", "target"))
-        self.db["links"].create_index(["target", "attr"], index_name="links_target")
-        self.db["links"].create_index(["local_usn"], index_name="links_usn")
-        self.db["state"].create({"key": str, "value": str}, pk="key")
-        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._conn.execute("CREATE TABLE idx (attr TEXT NOT NULL, key TEXT NOT NULL, oid INTEGER NOT NULL, "
+                           "PRIMARY KEY (attr, key, oid)) WITHOUT ROWID")
+        self._conn.execute("CREATE INDEX idx_oid ON idx (oid)")
+
+    def _upgrade_from_1(self) -> None:
+        """Format 1 (objects keyed by GUID, idx by GUID, descriptors inline) -> 2, in one transaction.
+
+        Rows keep their values as stored: inline descriptors still read; rewritten rows intern them.
+        """
+        cols = "guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs, meta"
+        with self._ddl():
+            self._conn.execute("ALTER TABLE objects RENAME TO objects_v1")
+            self._conn.execute("ALTER TABLE idx RENAME TO idx_v1")
+            for name in ("objects_ndn", "objects_usn", "objects_parent", "idx_guid"):
+                self._conn.execute(f"DROP INDEX IF EXISTS {name}")
+            self._create_objects_and_idx()
+            self._conn.execute(f"INSERT INTO objects ({cols}) SELECT {cols} FROM objects_v1 ORDER BY usn_created")
+            self._conn.execute("INSERT INTO idx (attr, key, oid) SELECT i.attr, i.key, o.oid FROM idx_v1 i "
+                               "JOIN objects o ON o.guid = i.guid")
+            self._conn.execute("DROP TABLE objects_v1")
+            self._conn.execute("DROP TABLE idx_v1")
+            self._create_sds()
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _create_sds(self) -> None:
+        self._conn.execute("CREATE TABLE IF NOT EXISTS sds (id TEXT PRIMARY KEY, sd BLOB NOT NULL) WITHOUT ROWID")
+
+    # --- single-instance security descriptors -----------------------------------------------
+    def _intern(self, sd: bytes) -> str:
+        """The reference of ``sd`` in ``sds``, storing it on first sight (inside the caller's transaction)."""
+        ref = self._sd_refs.get(sd)
+        if ref is None:
+            ref = hashlib.blake2b(sd, digest_size=12).hexdigest()
+            self._conn.execute("INSERT OR IGNORE INTO sds (id, sd) VALUES (?, ?)", (ref, sd))
+            self._sd_refs[sd] = ref
+            self._sd_bytes[ref] = sd
+        return ref
+
+    def _resolve(self, ref: str) -> bytes:
+        sd = self._sd_bytes.get(ref)
+        if sd is None:
+            row = self._conn.execute("SELECT sd FROM sds WHERE id=?", (ref,)).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: security descriptor {ref} is missing from the sds table")
+            sd = self._sd_bytes[ref] = bytes(row[0])
+        return sd
 
     # --- transactions ---------------------------------------------------------------------
     @contextmanager
@@ -178,11 +288,14 @@ class SqliteStore:
         saved_state = dict(self._state_cache)
         try:
             yield
+            self._flush_values()
             self._flush_state()
         except BaseException:
             self._conn.execute("ROLLBACK")
             self._state_cache = saved_state
             self._dirty_state.clear()
+            self._pending_values.clear()
+            self._sd_refs.clear()
             self.rollbacks += 1
             raise
         else:
@@ -197,10 +310,11 @@ class SqliteStore:
     # --- objects --------------------------------------------------------------------------
     _COLS = "guid, dn, parent, nc, usn_created, usn_changed, deleted, attrs, meta"
 
-    @staticmethod
-    def _row(row: tuple) -> StoredObject:
-        return StoredObject(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]),
-                            _dec_values(row[7]), _dec_meta(row[8]))
+    def _row(self, row: tuple) -> StoredObject:
+        pending = self._pending_values.get(row[0]) if self._pending_values else None
+        values = {k: list(v) for k, v in pending.items()} if pending is not None else \
+            _dec_values(row[7], self._resolve)
+        return StoredObject(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), values, _dec_meta(row[8]))
 
     def get(self, guid: str) -> StoredObject | None:
         row = self._conn.execute(f"SELECT {self._COLS} FROM objects WHERE guid=?", (guid,)).fetchone()
@@ -214,25 +328,48 @@ class SqliteStore:
         row = self._conn.execute("SELECT guid FROM objects WHERE ndn=?", (ndn,)).fetchone()
         return row[0] if row else None
 
+    _UPSERT = ("INSERT INTO objects (guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs, meta)"
+               " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(guid) DO UPDATE SET dn=excluded.dn, ndn=excluded.ndn,"
+               " parent=excluded.parent, nc=excluded.nc, usn_created=excluded.usn_created,"
+               " usn_changed=excluded.usn_changed, deleted=excluded.deleted, attrs=excluded.attrs,"
+               " meta=excluded.meta RETURNING oid")
+
     def put(self, obj: StoredObject, ndn: str, index: dict[str, set[str]], *, new: bool = False) -> None:
-        """Insert or replace ``obj`` and its index keys (must be inside a transaction)."""
+        """Insert or update ``obj`` and its index keys (must be inside a transaction).
+
+        ``new`` promises that no row has this GUID yet (a creation), which skips clearing old
+        index keys.  Another object already holding ``ndn`` raises DuplicateName.
+        """
+        row = (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
+               _enc_values(obj.attrs, self._intern), _enc_meta(obj.meta))
+        conn = self._conn
         try:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO objects (guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs,"
-                " meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
-                 _enc_values(obj.attrs), _enc_meta(obj.meta)))
+            oid = conn.execute(self._UPSERT, row).fetchone()[0]
         except sqlite3.IntegrityError as exc:
             raise DuplicateName(obj.dn) from exc
+        self._pending_values.pop(obj.guid, None)
         if not new:
-            self._conn.execute("DELETE FROM idx WHERE guid=?", (obj.guid,))
-        rows = [(attr, key, obj.guid) for attr, keys in index.items() for key in keys]
+            conn.execute("DELETE FROM idx WHERE oid=?", (oid,))
+        rows = [(attr, key, oid) for attr, keys in index.items() for key in keys]
         if rows:
-            self._conn.executemany("INSERT OR IGNORE INTO idx (attr, key, guid) VALUES (?,?,?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO idx (attr, key, oid) VALUES (?,?,?)", rows)
 
     def put_values(self, obj: StoredObject) -> None:
-        """Rewrite only the values of ``obj`` (no index, DN or USN change): rIDNextRID bookkeeping."""
-        self._conn.execute("UPDATE objects SET attrs=? WHERE guid=?", (_enc_values(obj.attrs), obj.guid))
+        """Rewrite only the values of ``obj`` (no index, DN or USN change): rIDNextRID bookkeeping.
+
+        Inside a transaction the row is written once, at commit (a bulk load issues a RID per
+        user: one UPDATE per batch, not per user); reads meanwhile see the pending values.
+        """
+        self._pending_values[obj.guid] = {k: list(v) for k, v in obj.attrs.items()}
+        if not self._depth:
+            self._flush_values()
+
+    def _flush_values(self) -> None:
+        if self._pending_values:
+            self._conn.executemany("UPDATE objects SET attrs=? WHERE guid=?",
+                                   [(_enc_values(attrs, self._intern), guid)
+                                    for guid, attrs in self._pending_values.items()])
+            self._pending_values.clear()
 
     def move_subtree(self, old_ndn: str, new_ndn: str, old_dn_suffix: str, new_dn_suffix: str) -> None:
         """Rewrite the DNs of every descendant of a renamed/moved object (local bookkeeping, no USN)."""
@@ -247,8 +384,9 @@ class SqliteStore:
                                 ndn[: len(ndn) - len(old_ndn)] + new_ndn, guid))
 
     def remove(self, guid: str) -> None:
+        self._pending_values.pop(guid, None)
+        self._conn.execute("DELETE FROM idx WHERE oid=(SELECT oid FROM objects WHERE guid=?)", (guid,))
         self._conn.execute("DELETE FROM objects WHERE guid=?", (guid,))
-        self._conn.execute("DELETE FROM idx WHERE guid=?", (guid,))
 
     def children(self, parent: str) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT guid FROM objects WHERE parent=? ORDER BY ndn", (parent,))]
@@ -257,7 +395,8 @@ class SqliteStore:
         return self._conn.execute("SELECT 1 FROM objects WHERE parent=? LIMIT 1", (parent,)).fetchone() is not None
 
     def lookup(self, attr: str, key: str) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT guid FROM idx WHERE attr=? AND key=?", (attr, key))]
+        return [r[0] for r in self._conn.execute(
+            "SELECT o.guid FROM idx i JOIN objects o ON o.oid = i.oid WHERE i.attr=? AND i.key=?", (attr, key))]
 
     def scan(self, *, nc: str | None = None, include_deleted: bool = True) -> Iterator[StoredObject]:
         sql = f"SELECT {self._COLS} FROM objects"
@@ -330,6 +469,31 @@ class SqliteStore:
     def remove_links(self, guid: str) -> None:
         self._conn.execute("DELETE FROM links WHERE guid=? OR target=?", (guid, guid))
 
+    def links_of(self, guids: list[str], *, include_absent: bool = False) -> dict[str, list[LinkValue]]:
+        """``links()`` of many holders in one query (a replication reply's objects), by holder GUID."""
+        out: dict[str, list[LinkValue]] = {}
+        for chunk in _chunks(guids):
+            sql = (f"SELECT {self._LCOLS} FROM links WHERE guid IN ({','.join('?' * len(chunk))})"
+                   + ("" if include_absent else " AND present=1") + " ORDER BY guid, attr, target")
+            for row in self._conn.execute(sql, chunk):
+                out.setdefault(row[0], []).append(self._link(row))
+        return out
+
+    def existing(self, guids: list[str]) -> set[str]:
+        """Which of ``guids`` have a row (one query instead of one per object)."""
+        return self._present("guid", guids)
+
+    def existing_ndns(self, ndns: list[str]) -> set[str]:
+        """Which of the normalised DNs ``ndns`` an object holds."""
+        return self._present("ndn", ndns)
+
+    def _present(self, column: str, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(keys):
+            found.update(r[0] for r in self._conn.execute(
+                f"SELECT {column} FROM objects WHERE {column} IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def link_changes_since(self, usn: int, *, nc: str | None = None) -> list[LinkValue]:
         if nc is None:
             rows = self._conn.execute(f"SELECT {self._LCOLS} FROM links WHERE local_usn>? ORDER BY local_usn",
@@ -343,13 +507,13 @@ class SqliteStore:
 
     # --- small state ----------------------------------------------------------------------
     def state(self, key: str, default: object = None) -> object:
-        if key in self._state_cache:
-            return self._state_cache[key]
-        row = self._conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
-        value = json.loads(row[0]) if row else default
-        if row:
-            self._state_cache[key] = value
-        return value
+        value = self._state_cache.get(key, _ABSENT)
+        if value is _ABSENT:
+            row = self._conn.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+            # Absence is cached too (every write goes through set_state): hot paths ask for
+            # keys that are usually unset, such as ridPoolInvalidated on every new principal.
+            value = self._state_cache[key] = json.loads(row[0]) if row else _MISSING
+        return default if value is _MISSING else value
 
     def set_state(self, key: str, value: object) -> None:
         """Set a state value; inside a transaction it is written once, just before COMMIT."""

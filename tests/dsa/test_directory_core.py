@@ -373,9 +373,17 @@ def test_property_usns_strictly_increase_and_stamps_match_the_commit(dc: DomainC
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(min_size=1, max_size=8).filter(lambda k: not k.startswith("#")),
+@given(st.dictionaries(st.one_of(st.just("nTSecurityDescriptor"),
+                                 st.text(min_size=1, max_size=8).filter(lambda k: not k.startswith(("#", "$")))),
                        st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=12)), max_size=4), max_size=5))
 def test_property_stored_values_round_trip_exactly(attrs) -> None:
-    """Text and bytes, in any mix and with any content (NUL included), come back as they went in."""
+    """Text and bytes, in any mix and with any content (NUL included), come back as they went in,
+    with descriptors inline or interned by reference (``#``/``$`` never start an lDAPDisplayName)."""
     from dcemu.store.sqlite import _dec_values, _enc_values
     assert _dec_values(_enc_values(attrs)) == attrs
+    table: dict[str, bytes] = {}
+
+    def intern(sd: bytes) -> str:
+        table[sd.hex()] = sd
+        return sd.hex()
+    assert _dec_values(_enc_values(attrs, intern), table.__getitem__) == attrs
