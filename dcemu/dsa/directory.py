@@ -377,17 +377,7 @@ class Directory:
                           links: list[LinkValue] = (), *, old_dn: str | None = None,
                           created: bool = False) -> StoredObject:
         """Write ``obj`` with stamps received by replication (R-REPL-06): one new local USN."""
-        stamp = self._next_stamp()
-        if created:
-            obj.usn_created = stamp.usn
-        obj.usn_changed = stamp.usn
-        obj.attrs["whenChanged"] = [stamp.when]
-        made: dict[int, PropertyMeta] = {}     # attributes sharing an incoming stamp share the new one
-        for attr, meta in incoming.items():
-            new = made.get(id(meta))
-            if new is None:
-                new = made[id(meta)] = replicated_stamp(meta, usn=stamp.usn)
-            obj.meta[attr] = new
+        stamp = self._stamp_replicated(obj, incoming, created=created)
         for lv in links:
             lv.local_usn = stamp.usn
             self.store.put_link(lv)
@@ -395,6 +385,47 @@ class Directory:
         for listener in list(self.change_listeners):
             listener(obj, stamp.usn)
         return obj
+
+    def create_replicated_many(self, items: list[tuple[StoredObject, dict[str, PropertyMeta]]]) -> None:
+        """``commit_replicated(created=True)`` for many new objects at once (an initial sync).
+
+        Each object still takes its own USN, in order, and the same stamps; the rows and their
+        index keys are written with one statement each instead of two per object.  The objects
+        must be new (no row with their GUID or DN) and are handed over: the caller keeps no
+        reference it will change.
+        """
+        usns = [self._stamp_replicated(obj, incoming, created=True).usn for obj, incoming in items]
+        rows = []
+        log = self.write_log
+        for obj, _ in items:
+            ndn = dnmod.normalize(obj.dn)
+            rows.append((obj, ndn, self._index_of(obj)))
+            if log is not None:
+                log.add(obj.guid)
+                log.add(ndn)
+        self.store.put_new_many(rows)
+        self.generation += 1
+        self._cache_valid()
+        for listener in list(self.change_listeners):
+            for (obj, _), usn in zip(items, usns, strict=True):
+                listener(obj, usn)
+
+    def _stamp_replicated(self, obj: StoredObject, incoming: dict[str, PropertyMeta], *,
+                          created: bool) -> WriteStamp:
+        """R-REPL-06: take a USN; keep each incoming stamp, with that USN as the local one."""
+        stamp = self._next_stamp()
+        if created:
+            obj.usn_created = stamp.usn
+        obj.usn_changed = stamp.usn
+        obj.attrs["whenChanged"] = [stamp.when]
+        made: dict[int, PropertyMeta] = {}     # attributes sharing an incoming stamp share the new one
+        meta = obj.meta
+        for attr, m in incoming.items():
+            new = made.get(id(m))
+            if new is None:
+                new = made[id(m)] = replicated_stamp(m, usn=stamp.usn)
+            meta[attr] = new
+        return stamp
 
     def commit_local(self, obj: StoredObject) -> StoredObject:
         """Write a change to non-replicated attributes only (rIDPreviousAllocationPool, ...).
@@ -420,14 +451,19 @@ class Directory:
         self._remember(self._copy(obj))
         return obj
 
-    def _write(self, obj: StoredObject, old_dn: str | None, *, new: bool = False) -> None:
-        ndn = dnmod.normalize(obj.dn)
+    def _index_of(self, obj: StoredObject) -> dict[str, set[str]]:
+        """The index keys of ``obj``'s indexed attributes (what the store's idx table holds)."""
         index: dict[str, set[str]] = {}
         indexed = self._indexed
         for attr, values in obj.attrs.items():
             if values and attr in indexed:
                 key = self._stored_key.get(attr) or self._stored_key_function(attr)
                 index[attr] = {key(v) for v in values}
+        return index
+
+    def _write(self, obj: StoredObject, old_dn: str | None, *, new: bool = False) -> None:
+        ndn = dnmod.normalize(obj.dn)
+        index = self._index_of(obj)
         if old_dn is not None and old_dn != obj.dn:
             # Descendants keep their parent's DN text as suffix; rewrite it (local bookkeeping only).
             self.store.move_subtree(dnmod.normalize(old_dn), ndn, "," + old_dn, "," + obj.dn)

@@ -128,14 +128,80 @@ class _Known:
         return ndn in self.asked_ndns and ndn not in self.present_ndns and not self._written(ndn)
 
 
+class _NewObjects:
+    """Consecutive plain creations, written together (``Directory.create_replicated_many``).
+
+    An entry qualifies when applying it alone could only create it where the source has it:
+    an unknown GUID with a full attribute set, not an NC head, not deleted, no stamp of this
+    DC's own invocationId (R-REPL-51 needs the one-by-one path), a live parent already here
+    or created earlier in the run, and a name no object holds.  Anything else ends the run and
+    goes through ``_apply_object``, so USNs are taken in reply order either way.
+    """
+
+    def __init__(self, d: Directory, known: _Known, result: ApplyResult) -> None:
+        self.d = d
+        self.known = known
+        self.result = result
+        self.own = d.invocation_id
+        self.items: list[tuple[StoredObject, dict[str, PropertyMeta]]] = []
+        self.by_guid: dict[str, StoredObject] = {}
+        self.ndns: set[str] = set()
+
+    def take(self, entry: ReplEntInfList) -> bool:
+        """Queue ``entry`` if it is a plain creation; False leaves it to the one-by-one path."""
+        d, known = self.d, self.known
+        guid = entry.entinf.name.guid
+        if entry.is_nc_prefix or guid in self.by_guid or not known.guid_absent(guid):
+            return False
+        incoming = _incoming(entry)
+        if "objectClass" not in incoming or "name" not in incoming or any(
+                m.invocation_id == self.own for _, m in incoming.values()):
+            return False
+        values = {a: list(v) for a, (v, _) in incoming.items() if v}
+        source_dn = entry.entinf.name.string_name
+        if "name" not in values or _is_deleted(values, source_dn):
+            return False
+        parent = self.by_guid.get(entry.parent_guid or "") or (d.get(entry.parent_guid) if entry.parent_guid
+                                                               else None)
+        if parent is None or parent.deleted:
+            return False
+        try:
+            rdn_type = dnmod.rdn(source_dn)[0]
+        except DcemuError:
+            return False
+        if d.schema.find_attribute(rdn_type) is None:
+            return False
+        dn = dnmod.child(parent.dn, rdn_type, str(values["name"][0]))
+        ndn = dnmod.normalize(dn)
+        if ndn in self.ndns or not known.name_absent(dn):
+            return False
+        obj = StoredObject(guid, dn, parent.guid, parent.nc, 0, 0, False, values, {})
+        self.items.append((obj, {a: m for a, (_, m) in incoming.items()}))
+        self.by_guid[guid] = obj
+        self.ndns.add(ndn)
+        return True
+
+    def flush(self) -> None:
+        if self.items:
+            self.d.create_replicated_many(self.items)
+            self.result.created.extend(obj.guid for obj, _ in self.items)
+            self.items = []
+            self.by_guid.clear()
+            self.ndns.clear()
+
+
 def apply_reply(d: Directory, reply: DrsGetNcChangesReply) -> ApplyResult:
     """Apply a reply's objects then values; call inside one store transaction."""
     result = ApplyResult()
     known = _Known.of(d, reply.objects)
     d.write_log = set()
+    run = _NewObjects(d, known, result)
     try:
         for entry in _parents_first(reply.objects):
-            _apply_object(d, entry, result, known)
+            if not run.take(entry):
+                run.flush()
+                _apply_object(d, entry, result, known)
+        run.flush()
     finally:
         d.write_log = None
     _apply_values(d, reply.values, result)
