@@ -210,7 +210,8 @@ def _default_category(d: Directory, structural: str) -> str:
 def _split_links(d: Directory, values: dict[str, list[Value]]) -> dict[str, list[str]]:
     """Take forward-linked attributes out of ``values``, resolving their DNs to target GUIDs."""
     out: dict[str, list[str]] = {}
-    for attr in [a for a in values if d.schema.attribute(a).is_forward_link]:
+    forward = _forward_links(d.schema)
+    for attr in [a for a in values if a in forward]:
         targets = []
         for value in values.pop(attr):
             targets.append(d.require(str(value)).guid)
@@ -219,6 +220,17 @@ def _split_links(d: Directory, values: dict[str, list[Value]]) -> dict[str, list
                                                  d.schema.attribute(attr).attid, attr))
         out[attr] = targets
     return out
+
+
+@lru_cache(maxsize=8)
+def _forward_links(schema: Schema) -> frozenset[str]:
+    return frozenset(a.ldap_display_name for a in schema.attributes() if a.is_forward_link)
+
+
+@lru_cache(maxsize=4096)
+def _distinct(schema: Schema, attr: str, values: tuple[str, ...]) -> bool:
+    """No two of ``values`` are equal under ``attr``'s matching rule (cached: objectClass repeats)."""
+    return len({schema.equality_key(attr, v) for v in values}) == len(values)
 
 
 @lru_cache(maxsize=4096)
@@ -246,7 +258,8 @@ def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[
         if len(vals) > 1:      # only several values can break single-valuedness or repeat
             if d.schema.attribute(attr).is_single_valued:
                 raise _attr_error(ConstraintViolation, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
-            if len({d.schema.equality_key(attr, v) for v in vals}) != len(vals):
+            if not (_distinct(d.schema, attr, tuple(vals)) if all(type(v) is str for v in vals)
+                    else len({d.schema.equality_key(attr, v) for v in vals}) == len(vals)):
                 raise _attr_error(AttributeOrValueExists, 0x2083, 1006, "ATT_OR_VALUE_EXISTS", d, attr)
     for attr in linked:
         if attr not in must and attr not in may:

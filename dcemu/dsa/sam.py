@@ -67,8 +67,11 @@ def compute_nthash(password: str) -> bytes:
     return _compute_nthash(password)
 
 
+_PRINCIPAL_CLASSES = frozenset(("user", "group", "computer"))
+
+
 def is_principal(classes: list[str]) -> bool:
-    return any(c in classes for c in ("user", "group", "computer"))
+    return not _PRINCIPAL_CLASSES.isdisjoint(classes)
 
 
 def sam_account_type(classes: list[str], uac: int, group_type: int) -> int:
