@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .clock import Clock
-from .dsa import ops
+from .dsa import ops, sam
 from .dsa.directory import Directory
 from .dsa.provision import DcIdentity, ForestSpec, dc_identity, provision_forest
 from .dsa.schema import Schema
@@ -111,7 +111,7 @@ class DomainController:
         values: dict[str, object] = {"objectClass": ["user"], "sAMAccountName": [name],
                                      "userPrincipalName": [f"{name}@{self.directory.store.state('dnsDomain')}"]}
         if password is not None:
-            values["unicodePwd"] = [f'"{password}"'.encode("utf-16-le")]
+            values["unicodePwd"] = [sam.quoted_password(password)]
             values["userAccountControl"] = [str(0x200 if enabled else 0x202)]
         values.update({k: v if isinstance(v, list) else [v] for k, v in attrs.items()})
         ops.add(self.directory, dn, values)  # type: ignore[arg-type]

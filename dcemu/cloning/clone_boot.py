@@ -4,8 +4,9 @@ Theory of operation
 -------------------
 ``run_clone_first_boot`` is what Windows' NTDS and DS Role Server do when a DC boots with a
 changed VM-Generation ID and a DCCloneConfig.xml (dcemu.guest.boot decides that, R-BOOT-03).
-Before anything else the copy leaves the network: it carries its source's identity and must not
-answer as its source (R-CLSTEP-05's "no advertising").  Then:
+The copy is not on the network: it carries its source's identity and must not answer as its
+source (R-CLSTEP-05's "no advertising"), so NTDS started without joining (``start_ntds(attach=False)``)
+and the copy joins only under its new identity, during promotion.  Then:
 
 * R-CLSTEP-01  ``VDCisCloning`` absent: first attempt, so the safeguards run (new invocationId
   1109, RID pool invalidated 2205/16654) and ``VDCisCloning`` = 1; present: a retry, no safeguards;
@@ -290,7 +291,6 @@ STEPS: tuple[tuple[str, str, Callable[[CloneAttempt], None]], ...] = (
 def run_clone_first_boot(guest: DcGuest, genid: bytes, config: Path | None) -> CloneAttempt:
     """R-BOOT-03: clone this DC, or fail into DSRM (see the module docstring)."""
     events.log(guest.eventlog, 2160, path=config if config is not None else "(none)")
-    firstboot.leave_network(guest)
     retry = int(guest.registry.get(NTDS_PARAMETERS, "VDCisCloning", 0) or 0) == 1
     attempt = CloneAttempt(guest, genid, config, retry)
     _safeguards_and_flags(attempt)

@@ -4,7 +4,8 @@ Two providers write them:
 
 - ``Microsoft-Windows-ActiveDirectory_DomainService`` in the *Directory Service* log: the boot
   decision (2160, 2161, 2175-2178, 2203, 2228), the clone's own steps (2162, 2164, 2191-2193,
-  2224) and the PDC's side of IDL_DRSAddCloneDC (2182-2184, 2198, 2199, 2210-2223);
+  2224, and an RODC clone's purge of the secrets its source had cached, 2225-2227) and the
+  PDC's side of IDL_DRSAddCloneDC (2182-2184, 2198, 2199, 2210-2223);
 - ``Microsoft-Windows-DirectoryServices-DSROLE-Server`` in the *System* log: the DS Role
   Server's verdicts (29218 failed -> DSRM, 29219 succeeded, 29223 now a DC, 29249-29267).
 
@@ -12,9 +13,13 @@ The texts are dcemu's paraphrase of each event's gist (the real message strings 
 published); insertion strings travel in the record's ``data`` by name, so tests and views read
 ``data["error"]`` rather than parsing text.
 
-# DIVERGENCE: TSHOOT names 2210-2223 only as "PDC-side object creation steps (computer, site,
-# servers container, server, NTDS Settings, RODC krbtgt/connections/SYSVOL, password)"; which
-# number is which step is dcemu's assignment (see ``EVENTS``).
+# DIVERGENCE: virtualized-dc.md names 2210-2223 only as "PDC-side object creation steps (computer,
+# site, servers container, server, NTDS Settings, RODC krbtgt/connections/SYSVOL, password)", and
+# which number is which step was dcemu's assignment.  TSHOOT's own table (the published event
+# list) agrees with it for 2213 (new krbtgt of an RODC clone), 2219 (connection objects), 2220
+# (SYSVOL objects of an RODC clone), 2223 (password set) and 2225-2227 (2225 one principal's
+# cached secrets removed, 2226 one principal's could not be, 2227 the purge itself failed); for
+# 2210-2212, 2214-2218, 2221 and 2222 TSHOOT's meanings differ from dcemu's.
 """
 
 from __future__ import annotations
@@ -69,6 +74,13 @@ EVENTS: dict[int, CloneEvent] = {
     2193: _ds(INFORMATION, "Virtual domain controller cloning enabled dynamic DNS registration again: {value}."),
     2224: _ds(ERROR, "Virtual domain controller cloning failed: {count} standalone Managed Service Account(s) exist "
                      "on the cloned machine: {items}. Uninstall them before cloning."),
+    2225: _ds(INFORMATION, "The cached secrets of security principal {principal} have been removed from this domain "
+                           "controller: secrets cached on the source read-only domain controller do not stay on "
+                           "its clone."),
+    2226: _ds(ERROR, "The cached secrets of security principal {principal} could not be removed from this domain "
+                     "controller: {error}. Use the rootDSE operation rODCPurgeAccount to clear them."),
+    2227: _ds(ERROR, "Removing the cached secrets of the source read-only domain controller from this clone failed: "
+                     "{error}. Use the rootDSE operation rODCPurgeAccount to clear them."),
     # --- the PDC's side of IDL_DRSAddCloneDC (R-ACDC-02, R-NAME-01/02) --------------------------
     2182: _ds(INFORMATION, "The PDC emulator received a request to clone domain controller {source} as {clone} in "
                            "site {site}."),
@@ -82,10 +94,14 @@ EVENTS: dict[int, CloneEvent] = {
     2210: _ds(INFORMATION, "Clone {clone}: created the computer object {object}."),
     2211: _ds(INFORMATION, "Clone {clone}: using site {object}."),
     2212: _ds(INFORMATION, "Clone {clone}: using the servers container {object}."),
+    2213: _ds(INFORMATION, "Clone {clone}: created a new krbtgt account {object} (objectGUID {guid}) for the clone "
+                           "read-only domain controller."),
     2214: _ds(INFORMATION, "Clone {clone}: created the server object {object}."),
     2215: _ds(INFORMATION, "Clone {clone}: created the NTDS Settings object {object}."),
     2216: _ds(INFORMATION, "Clone {clone}: created the RID Set object {object}."),
     2219: _ds(INFORMATION, "Clone {clone}: created the connection object {object}."),
+    2220: _ds(INFORMATION, "Clone {clone}: created the SYSVOL subscription objects of the clone read-only domain "
+                           "controller ({object})."),
     2221: _ds(INFORMATION, "Clone {clone}: the new machine account has the SID {sid}."),
     2222: _ds(INFORMATION, "Clone {clone}: the new machine account is named {name}."),
     2223: _ds(INFORMATION, "Clone {clone}: the new machine account's password was set."),

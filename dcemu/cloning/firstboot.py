@@ -4,11 +4,11 @@ The boot table itself is dcemu.guest.boot; this module does what each cloning-re
 does.  ``clone_first_boot`` (R-BOOT-03, R-CLSTEP-01..17) is the clone's whole first boot, run by
 dcemu.cloning.clone_boot.
 
-A copy of a DC boots with its source's DIT, so NTDS starts under the *source's* DSA GUID and
-the guest joins the lab's replication network under it, displacing the source's registration
-when the source runs too.  ``leave_network`` and ``stop_ntds`` take such a copy off the network
-and give a running DC that owns that identity its registration back, so cloning (which never
-advertises the source's identity, R-CLSTEP-05) and the DSRM paths do not cut the source off.
+A copy of a DC boots with its source's DIT, so NTDS starts under the *source's* DSA GUID.  The
+boot table keeps a clone (R-BOOT-03) off the lab's network (``start_ntds(attach=False)``), so it
+never answers as its source (R-CLSTEP-05).  Leaving the network is by DSA GUID, though: when a
+copy that still carries the source's identity stops (a failure, DSRM), ``stop_ntds`` gives a
+running DC that owns that identity its registration back, so the source is never cut off.
 """
 
 from __future__ import annotations
@@ -59,15 +59,6 @@ def _owners_back(guest: DcGuest, dsa_guid: str) -> None:
     for other in list(getattr(guest.env, "guests", {}).values()):
         if other is not guest and other.dc is not None and other.dc.directory.dsa_guid == dsa_guid:
             guest.env.attach(other)
-
-
-def leave_network(guest: DcGuest) -> None:
-    """Take a booting copy off the replication network (it must not act as its source)."""
-    if guest.dc is None:
-        return
-    dsa_guid = guest.dc.directory.dsa_guid
-    guest.env.detach(guest)
-    _owners_back(guest, dsa_guid)
 
 
 def stop_ntds(guest: DcGuest) -> None:

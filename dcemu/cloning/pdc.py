@@ -24,14 +24,23 @@ A clone calls the PDC emulator (R-CLONE-02), authenticated as its source DC's ma
    2210-2223 as each is made, 2198 if one fails;
 6. logs 2183 with the result and returns the name, site and password (DRS_MSG_ADDCLONEDCREPLY).
 
+An RODC clone (R-CLONE-04, R-CLSTEP-17; dcemu.dsa.rodc) differs in step 5: the PDC first creates
+a new ``krbtgt_NNNNN`` for the clone (2213), which the clone's computer object names in
+msDS-KrbTgtLink; the computer object keeps the source's Password Replication Policy
+(msDS-RevealOnDemandGroup, msDS-NeverRevealGroup) but not its msDS-RevealedUsers, so nothing
+counts as cached on the clone; there is no RID Set (an RODC never gets a RID pool); the NTDS
+Settings object stays in category NTDS-DSA-RO; the clone's connection objects are the copies of
+the source's inbound ones (2219; no DC pulls from an RODC, so there are no twins); and its SYSVOL
+subscription objects are created (2220, dcemu.cloning.sysvol), since an RODC cannot write them.
+
 Which attributes are copied is data (``COPIED``).  Not copied: group memberships (a clone is not
 itself cloneable until an administrator adds it), msDS-GenerationId (never replicated), and
 schema-extension attributes (R-ACDC-02 says they are not updated).
 
 # DIVERGENCE: the request's and reply's field lists are not public (OQ-7).  dcemu's reply also
 # carries the new DSA GUID, invocationId and DNs, which the real clone learns by replicating from
-# the PDC; RODC clones (krbtgt_NNNNN, secret purge, R-CLSTEP-17) and FRS/DFSR member objects are
-# not modelled.
+# the PDC.  FRS member objects are not modelled, and DFSR objects only for an RODC clone (a
+# writable clone's DFSR service would write its own; dcemu has no DFSR service in the directory).
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..dsa import dn as dnmod
-from ..dsa import ops, sam
+from ..dsa import ops, rodc, sam
 from ..dsa.access import token_group_sids
 from ..dsa.security import (
     DS_CLONE_DOMAIN_CONTROLLER,
@@ -54,7 +63,7 @@ from ..ids import Sid, guid_to_bytes, parse_guid
 from ..repl import kcc, topology
 from ..repl.codes import ERROR_DS_DRA_ACCESS_DENIED, ERROR_DS_DRA_INVALID_PARAMETER
 from ..rid.pool import EMPTY
-from . import events
+from . import events, sysvol
 from .newconfig import clone_computer_name_problem
 
 #: ACCESS_ALLOWED_ACE_TYPE (MS-DTYP 2.4.4.1).
@@ -100,8 +109,10 @@ class DrsAddCloneDcReply:
     computer_dn: str
     server_dn: str
     ntds_settings_dn: str
-    rid_set_dn: str
+    rid_set_dn: str                  # "" for an RODC clone (no RID Set)
     object_sid: str
+    read_only: bool = False          # an RODC clone (R-CLSTEP-17)
+    krbtgt_dn: str = ""              # its own krbtgt_NNNNN
 
 
 class AddCloneDcError(DcemuError):
@@ -169,7 +180,8 @@ def find_source(d: Any, caller: Sid) -> SourceDc:
     computer = d.find(f"<SID={caller}>")
     if computer is None or computer.deleted or "computer" not in computer.attrs.get("objectClass", []):
         raise AddCloneDcError(ERROR_DS_DRA_ACCESS_DENIED, f"the caller {caller} is not a computer account")
-    if not int(computer.first("userAccountControl", "0") or 0) & sam.UF_SERVER_TRUST_ACCOUNT:
+    if not int(computer.first("userAccountControl", "0") or 0) & sam.UF_SERVER_TRUST_ACCOUNT \
+            and not rodc.is_rodc_account(computer):
         raise AddCloneDcError(ERROR_DS_DRA_ACCESS_DENIED, f"the caller {computer.dn} is not a domain controller")
     for dsa in topology.list_dsas(d):
         server = d.find(dnmod.parent(dsa.dn))
@@ -297,50 +309,68 @@ def _create_objects(d: Any, log: EventLog, source: SourceDc, name: str, site: st
     dns_host = f"{name}.{dns_domain}"
     dsa_guid, invocation_id = d.new_guid().lower(), d.new_guid().lower()
     password = d.entropy.password()
+    read_only = rodc.is_rodc(d, source.ntds_settings.guid)
     computer_dn = f"CN={name},OU=Domain Controllers,{domain}"
-    rid_set_dn = f"CN=RID Set,{computer_dn}"
+    rid_set_dn = "" if read_only else f"CN=RID Set,{computer_dn}"
     server_dn = f"CN={name},CN=Servers,CN={site},CN=Sites,{config}"
     ntds_dn = f"CN=NTDS Settings,{server_dn}"
     computer = _copied(source.computer, "computer") | {
         "objectClass": ["computer"], "sAMAccountName": [f"{name.upper()}$"], "dNSHostName": [dns_host],
         "servicePrincipalName": _renamed_spns(source.computer.attrs.get("servicePrincipalName", []), source, name,
-                                              source.ntds_settings.guid, dsa_guid, dns_domain),
-        "rIDSetReferences": [rid_set_dn]}
-    sam.set_password_hash(computer, password)
+                                              source.ntds_settings.guid, dsa_guid, dns_domain)}
+    computer["unicodePwd"] = [sam.quoted_password(password)]
     server = _copied(source.server, "server") | {"objectClass": ["server"], "dNSHostName": [dns_host],
                                                  "serverReference": [computer_dn]}
     ntds = _copied(source.ntds_settings, "nTDSDSA") | {
         "objectClass": ["nTDSDSA"], "invocationId": [guid_to_bytes(parse_guid(invocation_id))]}
+    if read_only:
+        prp = rodc.policy_of(d, source.computer)         # the source's PRP; not its msDS-RevealedUsers
+        computer |= {"msDS-RevealOnDemandGroup": list(prp.reveal_on_demand),
+                     "msDS-NeverRevealGroup": list(prp.never_reveal)}
+        ntds |= {"objectCategory": list(source.ntds_settings.attrs["objectCategory"]),
+                 "msDS-hasFullReplicaNCs": d.links(source.ntds_settings, "msDS-hasFullReplicaNCs")}
+    else:
+        computer["rIDSetReferences"] = [rid_set_dn]
     # rIDSet must carry its pool attributes; the RID master fills rIDAllocationPool later (as promote does).
     rid_set = {"objectClass": ["rIDSet"], "rIDAllocationPool": [str(EMPTY.encode())],
                "rIDPreviousAllocationPool": [str(EMPTY.encode())], "rIDNextRID": [str(EMPTY.low)],
                "rIDUsedPool": ["0"]}
-    step = computer_dn
+    step, krbtgt_dn = computer_dn, ""
     try:
         with d.batch():
-            made = ops.add(d, computer_dn, computer, system=True)
+            if read_only:
+                step = f"krbtgt for {name}"
+                krbtgt_dn, _ = rodc.add_krbtgt(d, name, d.entropy)
+                computer["msDS-KrbTgtLink"] = [krbtgt_dn]
+                events.log(log, 2213, clone=name, object=krbtgt_dn, guid=d.find(krbtgt_dn).guid)
+                step = computer_dn
+            made = ops.add(d, computer_dn, {k: v for k, v in computer.items() if v}, system=True)
             sid = Sid.from_bytes(made.first("objectSid"))
             events.log(log, 2210, clone=name, object=computer_dn)
             events.log(log, 2221, clone=name, sid=sid)
             events.log(log, 2222, clone=name, name=f"{name.upper()}$")
             events.log(log, 2223, clone=name)
-            step = rid_set_dn
-            ops.add(d, rid_set_dn, rid_set, system=True)
-            events.log(log, 2216, clone=name, object=rid_set_dn)
+            if not read_only:
+                step = rid_set_dn
+                ops.add(d, rid_set_dn, rid_set, system=True)
+                events.log(log, 2216, clone=name, object=rid_set_dn)
             step = server_dn
             ops.add(d, server_dn, server, system=True)
             events.log(log, 2214, clone=name, object=server_dn)
             step = ntds_dn
-            ops.add(d, ntds_dn, ntds, system=True, guid=dsa_guid)
+            ops.add(d, ntds_dn, {k: v for k, v in ntds.items() if v}, system=True, guid=dsa_guid)
             events.log(log, 2215, clone=name, object=ntds_dn)
             for dn in _copy_connections(d, source, ntds_dn):
                 step = dn
                 events.log(log, 2219, clone=name, object=dn)
+            if read_only:
+                step = f"SYSVOL subscription of {name}"
+                events.log(log, 2220, clone=name, object=sysvol.add_subscription(d, computer_dn, name, read_only=True))
     except LdapError as exc:
         events.log(log, 2198, object=step, error=" ".join(str(exc).split()))
         raise AddCloneDcError(ERROR_CLONE_OBJECTS_FAILED, f"creating {step}: {exc}") from exc
     return DrsAddCloneDcReply(name, site, password, dsa_guid, invocation_id, computer_dn, server_dn, ntds_dn,
-                              rid_set_dn, str(sid))
+                              rid_set_dn, str(sid), read_only=read_only, krbtgt_dn=krbtgt_dn)
 
 
 def _copy_connections(d: Any, source: SourceDc, clone_ntds_dn: str) -> list[str]:

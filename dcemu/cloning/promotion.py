@@ -22,20 +22,27 @@ copy into a new DC without re-replicating what it already holds:
    its copied connection objects; and it asks the RID master for its first pool (R-RID-14; the
    RID master first pulls the clone's objects from the PDC when it is another DC).  A RID master
    that cannot be reached is not fatal: 16643/16651 are logged and the next principal asks again.
+3. An RODC clone (R-CLSTEP-17, dcemu.dsa.rodc) first purges every secret its source had cached
+   -- the source's own account and krbtgt included -- before it replicates anything (2225 per
+   principal, 2226 per principal that could not be purged, 2227 if the purge broke off); its new
+   objects arrive without secrets, as everything does on an RODC; then it caches its own
+   account's and its own krbtgt's secrets from the PDC (EXOP_REPL_SECRET, which the PRP always
+   allows for those two), so its msDS-RevealedUsers names nothing of its source's; and it asks
+   for no RID pool.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..clock import to_dstime
+from ..dsa import rodc
 from ..errors import DcemuError
 from ..eventlog import EventLog
 from ..fsmo import Role, role_owner
-from ..repl import events as repl_events
-from ..repl import kcc, topology, vectors
+from ..repl import kcc, topology
 from ..repl.invocation import retire_invocation_id
 from ..rid.service import ensure_initial_pool
+from . import events
 from .pdc import DrsAddCloneDcReply
 
 
@@ -49,22 +56,12 @@ class ClonePromotionError(DcemuError):
 
 
 def reset_invocation_id_locally(dc: Any, eventlog: EventLog) -> str:
-    """R-CLSTEP-01's new invocationId on a copied DIT: UTD cursor for the old id, 1109; returns the new id.
+    """R-CLSTEP-01's new invocationId on a copied DIT (UTD cursor for the old id, 1109); returns the new id.
 
-    Same bookkeeping as dcemu.repl.invocation.retire_invocation_id minus its write to the DSA
-    object, which here is still the source's (see the module docstring).
+    dcemu.repl.invocation.retire_invocation_id without its write to the DSA object, which here is
+    still the source's (see the module docstring).
     """
-    d = dc.directory
-    store = d.store
-    old, new = d.invocation_id, d.new_guid().lower()
-    usn = d.highest_committed_usn
-    now = to_dstime(d.clock.now())
-    with store.transaction():
-        for _, nc_guid in topology.naming_contexts(d):
-            vectors.set_cursor(store, nc_guid, old, usn, now)
-        store.set_state("invocationId", new)
-    repl_events.log(eventlog, 1109, old=old, new=new, usn=usn)
-    return new
+    return retire_invocation_id(dc, eventlog=eventlog, record_on_dsa=False)
 
 
 def take_over_identity(env: Any, guest: Any, pdc: Any, reply: DrsAddCloneDcReply) -> None:
@@ -84,6 +81,8 @@ def take_over_identity(env: Any, guest: Any, pdc: Any, reply: DrsAddCloneDcReply
     d.set_identity(dsa_guid=reply.dsa_guid, invocation_id=d.invocation_id)
     guest.system.computer_name = reply.clone_dc_name          # the rename (R-CLSTEP-13)
     guest.system.save()
+    if reply.read_only:
+        purge_source_secrets(guest)                           # R-CLSTEP-17: 2225-2227
 
     replica = env.repl.add(dc)
     pdc_guid = pdc.dc.directory.dsa_guid
@@ -101,7 +100,25 @@ def take_over_identity(env: Any, guest: Any, pdc: Any, reply: DrsAddCloneDcReply
     with guest.guard_suspended():
         retire_invocation_id(dc, new_id=reply.invocation_id, eventlog=guest.eventlog)   # 1109
     kcc.translate_connections(replica)
+    if reply.read_only:
+        for account_dn in (reply.computer_dn, reply.krbtgt_dn):     # its own secrets, nothing of its source's
+            rodc.cache_secret(dc, pdc.dc, account_dn)
+        return
     _first_rid_pool(env, dc, pdc)
+
+
+def purge_source_secrets(guest: Any) -> list[rodc.PurgeOutcome]:
+    """R-CLSTEP-17: drop the secrets the source RODC had cached from the clone's DIT (2225, 2226, 2227)."""
+    def report(outcome: rodc.PurgeOutcome) -> None:
+        if outcome.error:
+            events.log(guest.eventlog, 2226, principal=outcome.dn, error=outcome.error)
+        else:
+            events.log(guest.eventlog, 2225, principal=outcome.dn)
+    try:
+        return rodc.purge_cached_secrets(guest.dc.directory, on_each=report)
+    except DcemuError as exc:
+        events.log(guest.eventlog, 2227, error=" ".join(str(exc).split()))
+        return []
 
 
 def _first_rid_pool(env: Any, dc: Any, pdc: Any) -> bool:

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..dsa import ops
+from ..dsa import ops, rodc
 from ..errors import DcemuError
 from ..eventlog import EventLog, log_path_for
 from ..guest.system import DIT_FILE, NTDS_PARAMETERS, GuestFileError, Registry, SystemState
@@ -102,10 +102,20 @@ def add_to_cloneable_group(lab: Any, dc_name: str) -> str:
     """Add-ADGroupMember "Cloneable Domain Controllers" <DC>$ on the DC, then replicate it to the PDC.
 
     Returns the group's DN.  Adding a member that is already there changes nothing (as Add-ADGroupMember).
+    A read-only DC refers the write to a writable DC (dcemu.dsa.rodc): the member is added on the
+    PDC emulator, and the RODC replicates it in.
     """
     guest = _dc_guest(lab, dc_name)
     dc = guest.dc
-    d = dc.directory
+    read_only = rodc.is_rodc(dc.directory)
+    try:
+        pdc = locate_pdc(lab, dc)
+    except PdcNotFound:
+        if read_only:
+            raise CloneWorkflowError(f"{dc_name} is read-only and no PDC emulator answers to take the write") from None
+        pdc = None           # it replicates to the PDC once the PDC is back
+    writer = pdc.dc if read_only else dc
+    d = writer.directory
     sid = Sid(str(d.store.state("domainSid"))).child(CLONEABLE_DOMAIN_CONTROLLERS_RID)
     group = d.find(f"<SID={sid}>")
     if group is None or group.deleted:
@@ -114,11 +124,9 @@ def add_to_cloneable_group(lab: Any, dc_name: str) -> str:
     me = d.find(dc.identity.computer_dn)
     if me is not None and me.guid not in members:
         ops.modify(d, group.dn, [ops.Change("add", "member", (dc.identity.computer_dn,))])
-    try:
-        pdc = locate_pdc(lab, dc)
-    except PdcNotFound:
-        return group.dn      # it replicates to the PDC once the PDC is back
-    if pdc is not guest:
+    if read_only:
+        _replicate_domain_nc(lab, dc, pdc.dc)
+    elif pdc is not None and pdc is not guest:
         _replicate_domain_nc(lab, pdc.dc, dc)
     return group.dn
 

@@ -46,9 +46,12 @@ LOW_SELECTIVITY = frozenset({"objectClass", "userAccountControl", "primaryGroupI
 
 WRITE_LOG_ALL = "*"
 
-#: Values the store keeps for the DC itself but never returns on read.
+#: The secrets (MS-DRSR IsSecretAttribute): never read back, withheld from RODCs (dcemu.dsa.rodc).
 SECRET_ATTRIBUTES = frozenset({"unicodePwd", "dBCSPwd", "ntPwdHistory", "lmPwdHistory", "supplementalCredentials",
-                               "userPassword"})
+                               "currentValue", "priorValue", "trustAuthIncoming", "trustAuthOutgoing",
+                               "initialAuthIncoming", "initialAuthOutgoing"})
+#: Values the store keeps for the DC itself but never returns on read: the secrets and userPassword.
+UNREADABLE_ATTRIBUTES = SECRET_ATTRIBUTES | {"userPassword"}
 
 
 @dataclass(frozen=True)

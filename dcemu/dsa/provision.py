@@ -215,6 +215,19 @@ def _signed(value: int) -> int:
     return value - 0x100000000 if value & 0x80000000 else value
 
 
+def dc_spns(d: Directory, me: DcIdentity) -> list[str]:
+    """A DC computer account's servicePrincipalName values (LDAP, HOST, GC, DRS)."""
+    return [f"ldap/{me.dns_host_name}", f"ldap/{me.name.upper()}", f"HOST/{me.dns_host_name}",
+            f"HOST/{me.name.upper()}", f"GC/{me.dns_host_name}/{d.store.state('dnsForest')}",
+            f"E3514235-4B06-11D1-AB04-00C04FC2DCD2/{me.dsa_guid}/{d.store.state('dnsDomain')}"]
+
+
+def server_values(me: DcIdentity) -> dict[str, list]:
+    """A DC's server object in its site (MS-ADTS 6.1.1.2.2.1.2.1.1)."""
+    return {"objectClass": ["server"], "dNSHostName": [me.dns_host_name], "serverReference": [me.computer_dn],
+            "systemFlags": ["1375731712"]}
+
+
 def create_dc_objects(d: Directory, me: DcIdentity, *, site: str, os_name: str, os_version: str,
                       machine_password: str, first_dc: bool = False, rid_pool: RidRange | None = None) -> None:
     """The computer, RID Set, server and NTDS Settings objects of a DC (MS-ADTS 6.1.1.2.2.1.2.1.1)."""
@@ -225,9 +238,7 @@ def create_dc_objects(d: Directory, me: DcIdentity, *, site: str, os_name: str, 
         "objectClass": ["computer"], "sAMAccountName": [f"{me.name.upper()}$"],
         "userAccountControl": [str(sam.UF_SERVER_TRUST_ACCOUNT | sam.UF_TRUSTED_FOR_DELEGATION)],
         "dNSHostName": [me.dns_host_name], "operatingSystem": [os_name], "operatingSystemVersion": [os_version],
-        "servicePrincipalName": [f"ldap/{me.dns_host_name}", f"ldap/{me.name.upper()}", f"HOST/{me.dns_host_name}",
-                                 f"HOST/{me.name.upper()}", f"GC/{me.dns_host_name}/{d.store.state('dnsForest')}",
-                                 f"E3514235-4B06-11D1-AB04-00C04FC2DCD2/{me.dsa_guid}/{d.store.state('dnsDomain')}"],
+        "servicePrincipalName": dc_spns(d, me),
         "isCriticalSystemObject": ["TRUE"], "rIDSetReferences": [me.rid_set_dn],
     }
     sam.set_password_hash(computer, machine_password)
@@ -241,8 +252,7 @@ def create_dc_objects(d: Directory, me: DcIdentity, *, site: str, os_name: str, 
         rid_set |= {"rIDAllocationPool": [str(pool.encode())], "rIDPreviousAllocationPool": [str(pool.encode())],
                     "rIDNextRID": [str(pool.low)], "rIDUsedPool": ["0"]}
     ops.add(d, me.rid_set_dn, rid_set, system=True)
-    ops.add(d, me.server_dn, {"objectClass": ["server"], "dNSHostName": [me.dns_host_name],
-                              "serverReference": [me.computer_dn], "systemFlags": ["1375731712"]}, system=True)
+    ops.add(d, me.server_dn, server_values(me), system=True)
     ncs = [domain_dn, config_dn, schema_dn]
     ops.add(d, me.ntds_settings_dn, {
         "objectClass": ["nTDSDSA"], "invocationId": [guid_to_bytes(parse_guid(me.invocation_id))],

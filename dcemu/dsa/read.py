@@ -22,7 +22,7 @@ from ..clock import from_dstime, to_iso
 from ..ids import Sid, guid_to_bytes, parse_guid
 from ..store.interface import StoredObject, Value
 from . import dn as dnmod
-from .directory import SECRET_ATTRIBUTES
+from .directory import UNREADABLE_ATTRIBUTES
 from .sam import UF_ACCOUNTDISABLE
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class EntryReader:
     def values(self, obj: StoredObject, name: str) -> list[Value]:
         stored = obj.attrs.get(name)
         if stored is not None:
-            return [] if name in SECRET_ATTRIBUTES else stored
+            return [] if name in UNREADABLE_ATTRIBUTES else stored
         if name == "objectGUID":
             return [guid_to_bytes(parse_guid(obj.guid))]
         if name == "distinguishedName":
@@ -102,7 +102,7 @@ class EntryReader:
         ranges: dict[str, tuple[int, int]] = {}
         star = not requested or "*" in requested
         if star:
-            wanted.extend(a for a in obj.attrs if a not in SECRET_ATTRIBUTES and a not in NEVER_BY_STAR)
+            wanted.extend(a for a in obj.attrs if a not in UNREADABLE_ATTRIBUTES and a not in NEVER_BY_STAR)
             wanted.extend(["objectGUID", "distinguishedName", "uSNCreated", "uSNChanged"])
             for lv_attr in {lv.attr for lv in self.d.store.links(obj.guid)}:
                 wanted.append(lv_attr)

@@ -132,16 +132,11 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
             raise UnwillingToPerform(svc_err(0x2010, "031A1254", data=0x2010))
         domain_sid = str(store.state("domainSid"))
         values["objectSid"] = [Sid(domain_sid).child(allocator()).to_bytes()]
-    if "unicodePwd" in values and not (system and _is_nt_hash(values["unicodePwd"][0])):
+    if "unicodePwd" in values:
         password = _decode_password(d, values["unicodePwd"][0])
         if not system:
             _check_complexity(d, password, values)
         _set_password(d, values, password)
-
-
-def _is_nt_hash(value: Value) -> bool:
-    """Provisioning and cloning hand over ready NT hashes (16 bytes) instead of quoted passwords."""
-    return isinstance(value, bytes) and len(value) == 16 and not value.startswith(b'"\x00')
 
 
 def _signed32(value: int) -> int:
@@ -202,9 +197,18 @@ def _set_password(d: Directory, values: dict[str, list[Value]], password: str) -
     values["pwdLastSet"] = [str(to_filetime(now))]
 
 
+def quoted_password(password: str) -> bytes:
+    """unicodePwd as a client sends it: the password in double quotes, UTF-16LE (MS-ADTS 3.1.1.3.1.5.1)."""
+    return f'"{password}"'.encode("utf-16-le")
+
+
 def set_password_hash(values: dict[str, list[Value]], password: str) -> None:
-    """For provisioning: store the NT hash of ``password`` without policy checks."""
-    values["unicodePwd"] = [compute_nthash(password)]
+    """For provisioning: ``password`` as a client sends it; a system add stores its NT hash unchecked.
+
+    Always the quoted form: a ready-made 16-byte hash could not be told from a quoted 6-character
+    password (both may start with ``"\\0``), so the add path never guesses.
+    """
+    values["unicodePwd"] = [quoted_password(password)]
 
 
 def apply_password_change(d: Directory, obj: StoredObject, values: dict[str, list[Value]], change: object,

@@ -159,7 +159,9 @@ def ntds_start(guest: DcGuest, *, at_boot: bool) -> None:
             log(guest, 2103)
         return
     log(guest, 2168, genid=genid.hex())
-    guest.start_ntds()
+    # A copy carries its source's identity: it joins the network only once the table says it is no
+    # clone (R-BOOT-03 stays off it until it has its own identity, R-CLSTEP-05).
+    guest.start_ntds(attach=False)
     d = guest.dc.directory  # type: ignore[union-attr]
     stored = stored_generation_id(guest)
     if stored is None:
@@ -171,6 +173,8 @@ def ntds_start(guest: DcGuest, *, at_boot: bool) -> None:
     guest.cached_generation_id = stored if changed else low64(genid)
     case = decide(False, changed, config is not None, cloning_retry)
     guest.boot_case = case if at_boot else ("R-GENID-22" if changed else "R-BOOT-02")
+    if not (at_boot and case == "R-BOOT-03"):
+        guest.env.attach(guest)
     if first_boot:
         store_generation_id(guest, genid)
         _first_boot_done(guest)

@@ -161,15 +161,20 @@ class DcGuest:
             self.damaged = ""
 
     # --- NTDS -------------------------------------------------------------------------------
-    def start_ntds(self, *, run_boot_checks: bool = True) -> None:
-        """Open the DIT, install the write guard and join the network.
+    def start_ntds(self, *, run_boot_checks: bool = True, attach: bool = True) -> None:
+        """Open the DIT, install the write guards and (``attach``) join the network.
 
         ``run_boot_checks``: a cold start of NTDS reads the registry into the directory (RID Block
         Size, Dsa Not Writable, Strict Replication Consistency) and runs the RID service's boot
         check (16653); a VM resuming from a memory image does neither.
+        ``attach=False`` leaves the DC off the lab's network until the caller attaches it
+        (``env.attach``): a booting copy must not answer as its source before the boot table decides.
+        An RODC's directory also gets its read-only guard (dcemu.dsa.rodc); the guest's own
+        writes (``guard_suspended``) pass it.
         Raises GuestFileError when the DIT cannot be opened (the caller decides: DSRM, 2207).
         """
         from ..dc import DomainController
+        from ..dsa import rodc
         from ..store.sqlite import StoreError
         from .safeguards import write_guard
         try:
@@ -179,6 +184,7 @@ class DcGuest:
             raise GuestFileError(f"{self.disk / DIT_FILE}: the directory database cannot be opened ({exc})") from None
         self.dc = dc
         dc.directory.write_guards.append(write_guard(self))  # type: ignore[arg-type]
+        rodc.install_write_guard(dc, exempt=lambda: self.guard_depth > 0)
         dc.events = self._rid_event
         self.mode = "normal"
         if run_boot_checks:
@@ -190,7 +196,8 @@ class DcGuest:
         self.system.save()
         if self.hw is not None:
             self.hw.subscribe_generation_change(self._generation_changed)
-        self.env.attach(self)
+        if attach:
+            self.env.attach(self)
 
     def _apply_registry(self) -> None:
         """Registry values NTDS reads at start, copied where the directory code looks for them."""

@@ -182,12 +182,21 @@ class Lab:
         return ForestSpec(**self.state.forest)
 
     def add_dc(self, name: str, host: str, *, os_version: str = "2012R2", ip: str = "", generation: int = 2,
-               switch: str = "LAN", start: bool = True) -> DcGuest | None:
-        """Create a VM on ``host``, install Windows and promote a DC in it (the first DC creates the forest)."""
+               switch: str = "LAN", start: bool = True, read_only: bool = False,
+               site: str | None = None) -> DcGuest | None:
+        """Create a VM on ``host``, install Windows and promote a DC in it (the first DC creates the forest).
+
+        ``read_only`` promotes an RODC (dcemu.dsa.rodc) from a running writable DC; ``site`` puts a
+        promoted DC straight into that site (created if missing) instead of its helper's.
+        """
         from ..dc import DomainController
+        from ..dsa import rodc
         from ..guest.boot import GENID_PENDING
+        from ..repl.promote import promote_into
         if name in self.state.dcs:
             raise LabError(f"a DC named {name} already exists in this lab")
+        if read_only and not self.state.dcs:
+            raise LabError("the forest's first DC cannot be read-only")
         hv = self.hyperv.host(host)
         hv.new_vm(name, generation=generation, new_vhd_size_bytes=40 << 30, switch_name=switch)
         disk = Path(hv.get_vm(name)[0].hard_drives[0].path)
@@ -198,10 +207,11 @@ class Lab:
             spec = ForestSpec(**{**self.state.forest, "dc_name": name})
             dc = DomainController.provision(disk / DIT_FILE, spec, self.clock, entropy)
         else:
-            source = next(iter(self.guests.values()), None)
+            source = next((g for g in self.guests.values() if g.dc is not None
+                           and not rodc.is_rodc(g.dc.directory)), None)
             if source is None or source.dc is None:
-                raise LabError("promoting a DC needs a running DC of the domain to replicate from")
-            dc = self.repl.promote(source.dc, disk / DIT_FILE, name, entropy)
+                raise LabError("promoting a DC needs a running writable DC of the domain to replicate from")
+            dc = promote_into(self.repl, source.dc, disk / DIT_FILE, name, entropy, site=site, read_only=read_only)
             self.repl.remove(dc)
         with dc.directory.store.transaction():
             dc.directory.store.set_state(GENID_PENDING, True)

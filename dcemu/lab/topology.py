@@ -8,7 +8,9 @@ A topology says what a lab is made of; ``build_lab`` makes it, in this order, fr
 2. the hosts (OS version, hence GenID support and features, hyperv.md §3) and their switches;
 3. the DCs, in file order: a VM on its host, Windows of the given version, its installed
    applications (what the clone allow-list check enumerates, R-ALLOW), then dcpromo (the first
-   DC creates the forest, the others replicate it in) and the first boot (R-GENID-12);
+   DC creates the forest, the others replicate it in) and the first boot (R-GENID-12); a DC with
+   ``read_only = true`` is promoted as an RODC (dcemu.dsa.rodc) straight into its site, and can
+   hold no FSMO role nor be either end of a ``[[links]]`` entry;
 4. sites other than the first DC's, with their DCs' server objects moved there
    (Move-ADDirectoryServer), and the administrator's replication links (nTDSConnection objects
    without NTDSCONN_OPT_IS_GENERATED, which the KCC keeps, MS-ADTS 6.2);
@@ -124,6 +126,7 @@ class DcSpec:
     site: str = DEFAULT_SITE
     fsmo: tuple[str, ...] = ()
     apps: tuple[AppSpec, ...] = ()
+    read_only: bool = False        # an RODC (dcemu.dsa.rodc), promoted straight into its site
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ class Topology:
                 "hosts": [{"name": h.name, "os_version": h.os_version, "genid": h.genid, "switches": list(h.switches)}
                           for h in self.hosts],
                 "dcs": [{"name": d.name, "host": d.host, "os_version": d.os_version, "generation": d.generation,
-                         "ip": d.ip, "site": d.site, "fsmo": list(d.fsmo), "apps": [a.name for a in d.apps]}
+                         "ip": d.ip, "site": d.site, "fsmo": list(d.fsmo), "apps": [a.name for a in d.apps],
+                         "read_only": d.read_only}
                         for d in self.dcs],
                 "sites": list(self.sites), "links": [{"from": x.source, "to": x.to} for x in self.links]}
 
@@ -262,8 +266,13 @@ def _read_dcs(root: Reader, topo: Topology) -> None:
     ips: dict[str, str] = {}
     roles: dict[str, str] = {}
     for d in root.tables("dcs"):
-        d.only(("name", "host", "os_version", "generation", "ip", "switch", "site", "fsmo", "apps"))
+        d.only(("name", "host", "os_version", "generation", "ip", "switch", "site", "fsmo", "apps", "read_only"))
         name = _name(d, "name", "DC", seen)
+        read_only = bool(d.bool("read_only", False))
+        if read_only and not topo.dcs:
+            raise d.error("read_only", "the first DC creates the forest and cannot be read-only")
+        if read_only and d.str_list("fsmo"):
+            raise d.error("fsmo", "a read-only DC cannot hold an FSMO role")
         host_name = d.str("host", required=True)
         host = hosts.get(host_name.upper())
         if host is None:
@@ -301,7 +310,7 @@ def _read_dcs(root: Reader, topo: Topology) -> None:
             roles[canonical] = name
             dc_roles.append(canonical)
         topo.dcs.append(DcSpec(name, host.name, os_version, generation, ip, switch, site, tuple(dc_roles),
-                               tuple(_read_apps(d))))
+                               tuple(_read_apps(d)), read_only))
     if not topo.dcs:
         raise root.error("dcs", "a topology needs at least one [[dcs]] entry")
 
@@ -338,6 +347,10 @@ def _read_links(root: Reader, topo: Topology) -> None:
             ends.append(names[value.upper()])
         if ends[0] == ends[1]:
             raise r.error("to", "a DC does not replicate from itself")
+        for key, end in zip(("from", "to"), ends, strict=True):
+            if next(d for d in topo.dcs if d.name == end).read_only:
+                raise r.error(key, f"{end} is read-only: no DC replicates from an RODC, and an RODC's "
+                                   f"connections are made when it is promoted")
         topo.links.append(LinkSpec(ends[0], ends[1]))
 
 
@@ -361,7 +374,8 @@ def build_lab(topo: Topology, directory: str | Path, *, progress: Progress | Non
         for spec in topo.dcs:
             say(f"{spec.name}: VM on {spec.host}, Windows Server {spec.os_version}, dcpromo")
             lab.add_dc(spec.name, spec.host, os_version=spec.os_version, ip=spec.ip, generation=spec.generation,
-                       switch=spec.switch, start=False)
+                       switch=spec.switch, start=False, read_only=spec.read_only,
+                       site=spec.site if spec.read_only else None)
             if spec.apps:
                 disk = Path(lab.host(spec.host).get_vm(spec.name)[0].hard_drives[0].path)
                 system = SystemState.load(disk)
@@ -407,11 +421,11 @@ def move_dc_to_site(dc: Any, site: str) -> None:
 
 def _place_in_sites(lab: Any, topo: Topology, say: Progress) -> None:
     first_site = topo.dcs[0].site
-    for spec in topo.dcs:
-        if spec.site != first_site:
-            say(f"{spec.name}: moved to site {spec.site}")
-            move_dc_to_site(lab.dc(spec.name), spec.site)
-    if any(spec.site != first_site for spec in topo.dcs):
+    moved = [spec for spec in topo.dcs if spec.site != first_site and not spec.read_only]
+    for spec in moved:
+        say(f"{spec.name}: moved to site {spec.site}")
+        move_dc_to_site(lab.dc(spec.name), spec.site)
+    if moved:
         lab.repl.converge()
 
 

@@ -8,6 +8,8 @@ stamp (version, originating time, originating invocationId, originating USN), an
 linked value with its value stamp.  Only local bookkeeping may differ: uSNCreated, uSNChanged,
 the local USN in each stamp, whenChanged and non-replicated attributes (R-REPL-03/06/07).
 ``replicated_state`` extracts exactly the agreed part; ``differences`` explains a mismatch.
+Secrets and the RODC filtered attribute set are compared by stamp only: an RODC holds their
+stamps without values (dcemu.dsa.rodc), and equal stamps mean the same write arrived.
 
 ``stamp_collisions`` checks R-REPL-01's "(invocationID, USN) is unique in the forest": one
 originating write stamps one object, so a pair naming two different objects means a USN was
@@ -34,11 +36,13 @@ def _value_key(v: object) -> str:
 
 def replicated_state(dc: object, nc_guid: str | None = None) -> dict[str, ObjectState]:
     """objectGUID -> (DN, deleted, attributes with values and stamps, linked values with stamps)."""
+    from ..dsa.rodc import withheld_attributes
     d = _dir(dc)
+    withheld = withheld_attributes(d.schema)
     out: dict[str, ObjectState] = {}
     for obj in d.store.scan(nc=nc_guid):
         attrs = tuple(sorted(
-            (attr, tuple(sorted(_value_key(v) for v in obj.attrs.get(attr, ()))),
+            (attr, () if attr in withheld else tuple(sorted(_value_key(v) for v in obj.attrs.get(attr, ()))),
              (m.version, m.time, m.invocation_id, m.orig_usn))
             for attr, m in obj.meta.items()))
         links = tuple(sorted(

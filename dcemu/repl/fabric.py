@@ -20,6 +20,7 @@ from ..eventlog import ERROR, INFORMATION, SOURCE_SAM, SYSTEM, WARNING
 from . import kcc, topology
 from .codes import DrsError
 from .cycle import SyncResult
+from .partners import reps_from
 from .replica import Replica, RollbackCallback
 from .schedule import Scheduler
 from .transport import InProcessTransport
@@ -46,6 +47,7 @@ class Fabric:
         self.replicas[replica.dsa_guid] = replica
         self.transport.register(replica.dsa_guid, replica.handle)
         dc.remote_rid_request = replica.request_rid_pool  # type: ignore[attr-defined]
+        dc.writable_dcs = lambda me=replica: self.writable_dcs(me)  # type: ignore[attr-defined]
         sink = getattr(dc, "events", None)
         if getattr(sink, "__qualname__", "").startswith("DomainController.__init__"):
             # Nobody listens yet (no guest OS): RID pool events go to the DC's System log.
@@ -64,6 +66,18 @@ class Fabric:
         self.transport.unregister(guid)
         if replica is not None:
             self.scheduler.detach(replica)
+
+    def writable_dcs(self, replica: Replica) -> list[object]:
+        """DCs with a writable replica that ``replica``'s DC can reach: its inbound partners first.
+
+        What an RODC forwards logons to (dcemu.dsa.rodc.forwarded_nt_hash).
+        """
+        from ..dsa.rodc import is_rodc
+        partners = {e.source_dsa for _, nc in topology.naming_contexts(replica.directory)
+                    for e in reps_from(replica.directory.store, nc)}
+        others = [r for g, r in self.replicas.items() if g != replica.dsa_guid and not is_rodc(r.directory)]
+        others.sort(key=lambda r: (r.dsa_guid not in partners, r.dsa_guid))
+        return [r.dc for r in others]
 
     def replica(self, dc: object | str) -> Replica:
         guid = dc if isinstance(dc, str) else dc.directory.dsa_guid

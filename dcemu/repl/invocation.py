@@ -48,8 +48,13 @@ class RollbackReport:
     local_usn: int            # our highestCommittedUSN
 
 
-def retire_invocation_id(dc: object, new_id: str | None = None, *, eventlog: EventLog | None = None) -> str:
-    """Give ``dc`` a new invocationId, keeping the old one as a retired signature; returns the new id."""
+def retire_invocation_id(dc: object, new_id: str | None = None, *, eventlog: EventLog | None = None,
+                         record_on_dsa: bool = True) -> str:
+    """Give ``dc`` a new invocationId, keeping the old one as a retired signature; returns the new id.
+
+    ``record_on_dsa=False`` skips step 2 (the write to the nTDSDSA object): a clone's copied DIT
+    still holds its *source's* DSA object, which must not change (dcemu.cloning.promotion).
+    """
     d = getattr(dc, "directory", dc)
     store = d.store
     old = d.invocation_id
@@ -63,7 +68,7 @@ def retire_invocation_id(dc: object, new_id: str | None = None, *, eventlog: Eve
         for _, nc_guid in topology.naming_contexts(d):
             vectors.set_cursor(store, nc_guid, old, usn, now)
         store.set_state("invocationId", new)
-        me = d.get(d.dsa_guid)
+        me = d.get(d.dsa_guid) if record_on_dsa else None
         if me is not None:
             sigs = list(topology.decode_signatures(me.first("retiredReplDSASignatures")))
             sigs.append(topology.RetiredSignature(old, now, usn))

@@ -14,6 +14,11 @@ Each DC's KCC works from its own replica of the configuration NC, as Windows' do
 4. it translates connections into repsFrom for every NC it holds, and drops repsFrom entries
    that no connection backs (unless DISABLE_NTDSCONN_XLATE is set on the DC).
 
+Read-only DCs (dcemu.dsa.rodc) never replicate outbound: the ring is made of writable DCs only,
+no DC pulls from an RODC (a connection from one is neither created nor translated), and an
+RODC's KCC writes nothing: it keeps the inbound connection (options IS_GENERATED |
+RODC_TOPOLOGY) its helper DC created at promotion and only translates it.
+
 # DIVERGENCE: no "optimizing" edges for sites of more than seven DCs (Windows adds them to keep
 # every DC within three hops), no inter-site topology, bridgeheads or schedules.
 """
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..dsa import dn as dnmod
-from ..dsa import ops
+from ..dsa import ops, rodc
 from ..errors import LdapError
 from . import topology
 from .codes import NTDSCONN_OPT_IS_GENERATED, NTDSDSA_OPT_DISABLE_NTDSCONN_XLATE
@@ -33,6 +38,9 @@ from .partners import RepsFrom, get_reps_from, put_reps_from, remove_reps_from, 
 if TYPE_CHECKING:
     from ..dsa.directory import Directory
     from .replica import Replica
+
+#: nTDSConnection option NTDSCONN_OPT_RODC_TOPOLOGY: a connection made for an RODC (MS-ADTS 6.2).
+NTDSCONN_OPT_RODC_TOPOLOGY = 0x40
 
 
 @dataclass(frozen=True)
@@ -87,12 +95,13 @@ def connections(d: Directory, dsa_guid: str) -> list[Connection]:
 
 
 def add_connection(d: Directory, dest_dsa: topology.DsaInfo, source_dsa: topology.DsaInfo, *,
-                   generated: bool = True) -> str:
+                   generated: bool = True, rodc_topology: bool = False) -> str:
     """Create an inbound connection on ``dest_dsa`` from ``source_dsa`` (an originating add on ``d``)."""
     name = d.new_guid()
+    options = (NTDSCONN_OPT_IS_GENERATED if generated else 0) | (NTDSCONN_OPT_RODC_TOPOLOGY if rodc_topology else 0)
     obj = ops.add(d, f"CN={name},{dest_dsa.dn}", {
         "objectClass": ["nTDSConnection"], "fromServer": [source_dsa.dn], "enabledConnection": ["TRUE"],
-        "options": [str(NTDSCONN_OPT_IS_GENERATED if generated else 0)]}, system=True)
+        "options": [str(options)]}, system=True)
     return obj.guid
 
 
@@ -103,11 +112,13 @@ def run_kcc(replica: Replica) -> KccResult:
     me = topology.dsa(d, d.dsa_guid)
     if me is None:
         return result
-    site = [x for x in topology.list_dsas(d) if x.site == me.site]
+    site = [x for x in topology.list_dsas(d) if x.site == me.site and not rodc.is_rodc(d, x)]
     by_guid = {x.guid: x for x in site}
     wanted = ring_neighbours([x.guid for x in site], me.guid)
     current = connections(d, me.guid)
     have = {c.source_dsa for c in current}
+    if rodc.is_rodc(d, me):
+        current, wanted = [], []      # an RODC writes no connection objects (its helper made them)
     try:
         for guid in wanted:
             if guid not in have:
@@ -129,7 +140,7 @@ def translate_connections(replica: Replica) -> list[str]:
     store = d.store
     sources: dict[str, str] = {}
     for conn in connections(d, d.dsa_guid):
-        if conn.enabled and conn.source_dsa:
+        if conn.enabled and conn.source_dsa and not rodc.is_rodc(d, conn.source_dsa):   # never pull from an RODC
             info = topology.dsa(d, conn.source_dsa)
             sources[conn.source_dsa] = info.dns_host_name if info is not None else ""
     with store.transaction():

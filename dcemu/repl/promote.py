@@ -17,6 +17,15 @@ Steps, in the order dcpromo takes them:
 5. A RID pool from the RID master by EXOP_FSMO_REQ_RID_ALLOC over the transport (R-RID-14: a
    new DC gets its first pool before it serves).  If the RID master is not the helper, the
    master first pulls the new DC's objects from the helper.
+
+``read_only=True`` promotes a read-only DC (dcemu.dsa.rodc): in step 1 the helper creates its
+krbtgt_NNNNN, a computer object with the default Password Replication Policy and no RID Set,
+and NTDS Settings in category NTDS-DSA-RO, and only the RODC's *inbound* connection (no DC ever
+pulls from an RODC); step 3 brings everything but secrets, then the RODC caches the secrets of
+its own account and its krbtgt (EXOP_REPL_SECRET: the PRP always allows those two); step 4 has
+nothing to translate on the helper; step 5 does not happen (an RODC has no RID pool).  The new
+RODC's outbound replication is switched off (DISABLE_OUTBOUND_REPL in its options) and its
+directory refuses originating writes.
 """
 
 from __future__ import annotations
@@ -25,13 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..clock import Clock
-from ..dsa import ops
+from ..dsa import ops, rodc
 from ..dsa.provision import ForestSpec, create_dc_objects, dc_identity
 from ..entropy import Entropy
 from ..rid import manager
 from ..rid.pool import EMPTY
 from . import kcc, topology
 from .codes import DrsError
+from .partners import set_replication_options
 
 if TYPE_CHECKING:
     from ..dsa.directory import Directory
@@ -44,16 +54,17 @@ FOREST_STATE_KEYS = ("defaultNamingContext", "rootDomainNamingContext", "configu
 
 
 def promote_replica(source_dc: object, path: str | Path, name: str, clock: Clock, entropy: Entropy, *,
-                    site: str | None = None, fabric: Fabric | None = None) -> object:
+                    site: str | None = None, fabric: Fabric | None = None, read_only: bool = False) -> object:
     """Promote a new DC named ``name`` with its DIT at ``path``, replicating from ``source_dc``.
 
     ``fabric`` is the lab's replication fabric; without one, a new fabric is made holding
-    ``source_dc`` (pass the same fabric to promote several DCs into one lab).
+    ``source_dc`` (pass the same fabric to promote several DCs into one lab).  ``read_only``
+    makes it an RODC (``source_dc`` must then be writable).
     """
     from .fabric import Fabric
     if fabric is None:
         fabric = Fabric(clock)
-    return promote_into(fabric, source_dc, path, name, entropy, site=site)
+    return promote_into(fabric, source_dc, path, name, entropy, site=site, read_only=read_only)
 
 
 def _ensure_site(d: Directory, site: str) -> None:
@@ -67,27 +78,36 @@ def _ensure_site(d: Directory, site: str) -> None:
 
 
 def promote_into(fabric: Fabric, source_dc: object, path: str | Path, name: str, entropy: Entropy, *,
-                 site: str | None = None) -> object:
+                 site: str | None = None, read_only: bool = False) -> object:
+    """``promote_replica`` on the lab's ``fabric`` (see the module docstring for the steps)."""
     from ..dc import DomainController
     helper_guid = source_dc.directory.dsa_guid
     helper = fabric.replicas.get(helper_guid) or fabric.add(source_dc)
     hd = helper.directory
+    if rodc.is_rodc(hd):
+        raise ValueError(f"{helper.name} is a read-only DC: promotion needs a writable helper DC")
     site = site or str(hd.store.state("site"))
     ids = entropy.fork("promote")
     dsa_guid = str(ids.guid()).lower()
     invocation_id = str(ids.guid()).lower()
     spec = ForestSpec()
     me = dc_identity(hd, name, site, dsa_guid=dsa_guid, invocation_id=invocation_id)
+    accounts = None
     with hd.batch():
         _ensure_site(hd, site)
-        # rIDSet must contain its pool attributes; the RID master fills rIDAllocationPool in step 5.
-        create_dc_objects(hd, me, site=site, os_name=spec.os_name, os_version=spec.os_version,
-                          machine_password=ids.password(), rid_pool=EMPTY)
+        if read_only:
+            accounts = rodc.create_rodc_objects(hd, me, os_name=spec.os_name, os_version=spec.os_version,
+                                                machine_password=ids.password(), entropy=ids)
+        else:
+            # rIDSet must contain its pool attributes; the RID master fills rIDAllocationPool in step 5.
+            create_dc_objects(hd, me, site=site, os_name=spec.os_name, os_version=spec.os_version,
+                              machine_password=ids.password(), rid_pool=EMPTY)
         new_info = topology.dsa(hd, dsa_guid)
         helper_info = topology.dsa(hd, helper_guid)
         assert new_info is not None and helper_info is not None
-        kcc.add_connection(hd, new_info, helper_info)
-        kcc.add_connection(hd, helper_info, new_info)
+        kcc.add_connection(hd, new_info, helper_info, rodc_topology=read_only)
+        if not read_only:
+            kcc.add_connection(hd, helper_info, new_info)
 
     dc = DomainController.open(path, fabric.clock, entropy)
     d = dc.directory
@@ -100,7 +120,7 @@ def promote_into(fabric: Fabric, source_dc: object, path: str | Path, name: str,
         d.store.set_state("site", site)
         d.store.set_state("dcName", name)
         d.store.set_state("dsServiceName", me.ntds_settings_dn)
-        d.store.set_state("ridSetDn", me.rid_set_dn)
+        d.store.set_state("ridSetDn", "" if read_only else me.rid_set_dn)
         d.store.set_state("repl.ncs", [[dn, guid] for dn, guid in ncs])
     d.set_identity(dsa_guid=dsa_guid, invocation_id=invocation_id)
     replica = fabric.add(dc)
@@ -111,6 +131,12 @@ def promote_into(fabric: Fabric, source_dc: object, path: str | Path, name: str,
         if not result.ok:
             raise DrsError(result.result, f"initial replication of {nc_guid} from {helper_info.display}")
     kcc.translate_connections(replica)
+    if accounts is not None:
+        set_replication_options(d.store, outbound_disabled=True)      # options DISABLE_OUTBOUND_REPL
+        for account_dn in (accounts.computer_dn, accounts.krbtgt_dn):
+            rodc.cache_secret(dc, source_dc, account_dn)
+        rodc.install_write_guard(dc)
+        return dc
     kcc.translate_connections(helper)
     _obtain_rid_pool(fabric, helper, dc)
     return dc

@@ -33,7 +33,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ..store.interface import StoredObject
+from ..dsa import rodc
+from ..store.interface import LinkValue, StoredObject
 from . import topology, vectors
 from .codes import (
     DRS_ADD_REF,
@@ -121,7 +122,8 @@ def get_nc_changes(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNcCha
         with d.store.transaction():
             add_reps_to(d.store, nc_guid, RepsTo(dest.guid, dest.dns_host_name))
     start = _start_point(replica, req, dest, utd)
-    return _collect(replica, req, nc_dn, nc_guid, start, utd)
+    # An RODC gets secrets and filtered attributes as stamps without values (dcemu.dsa.rodc).
+    return _collect(replica, req, nc_dn, nc_guid, start, utd, rodc.withheld_for(d, dest))
 
 
 def start_point(replica: Replica, req: DrsGetNcChangesRequest,
@@ -171,27 +173,34 @@ def _replicated_link(schema: object, attr: str) -> bool:
     return sch is not None and sch.replicated and sch.is_forward_link
 
 
-def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *,
-                identity_only_if_empty: bool = False) -> ReplEntInfList | None:
+def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *, identity_only_if_empty: bool = False,
+                withheld: frozenset[str] = frozenset()) -> ReplEntInfList | None:
     """The REPLENTINFLIST for ``obj`` with the stamps ``utd`` lacks (None if nothing to send)."""
     sent = _sent_attributes(d.schema)
     attrs: list[Attr] = []
     metas: list[PropertyMetaDataExt] = []
-    stamps: dict[tuple, PropertyMetaDataExt] = {}      # one write stamps many attributes alike
+    # One write stamps many attributes alike, and the store hands such attributes one shared
+    # PropertyMeta: convert each distinct stamp once (keyed by identity, then by value).
+    by_id: dict[int, PropertyMetaDataExt] = {}
+    stamps: dict[tuple, PropertyMetaDataExt] = {}
     values = obj.attrs
-    for name in sorted(obj.meta):
+    all_meta = obj.meta
+    for name in sorted(all_meta):
         if name not in sent:
             continue
-        meta = obj.meta[name]
+        meta = all_meta[name]
         if utd:
             seen = utd.get(meta.invocation_id)        # propagation dampening (R-REPL-24), inlined
             if seen is not None and meta.orig_usn <= seen:
                 continue
-        key = (meta.version, meta.time, meta.invocation_id, meta.orig_usn)
-        ext = stamps.get(key)
+        ext = by_id.get(id(meta))
         if ext is None:
-            ext = stamps[key] = PropertyMetaDataExt(*key)
-        attrs.append(Attr(name, tuple(values.get(name, ()))))
+            key = (meta.version, meta.time, meta.invocation_id, meta.orig_usn)
+            ext = stamps.get(key)
+            if ext is None:
+                ext = stamps[key] = PropertyMetaDataExt(*key)
+            by_id[id(meta)] = ext
+        attrs.append(Attr(name, () if name in withheld else tuple(values.get(name, ()))))
         metas.append(ext)
     if not attrs and not identity_only_if_empty:
         return None
@@ -199,13 +208,17 @@ def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *,
                           is_nc_prefix=obj.nc == obj.guid, parent_guid=obj.parent, meta_data=tuple(metas))
 
 
-def build_values(d: Directory, obj: StoredObject, utd: dict[str, int] | None) -> list[ReplValInf]:
-    """The linked values held by ``obj`` whose value stamps ``utd`` lacks (R-REPL-15)."""
+def build_values(d: Directory, obj: StoredObject, utd: dict[str, int] | None,
+                 links: list[LinkValue] | None = None) -> list[ReplValInf]:
+    """The linked values held by ``obj`` whose value stamps ``utd`` lacks (R-REPL-15).
+
+    ``links``: ``obj``'s values (present and absent) when the caller fetched them already.
+    """
     store = d.store
     schema = d.schema
     out = []
     holder = DsName(obj.guid, obj.dn)
-    for lv in store.links(obj.guid, include_absent=True):
+    for lv in store.links(obj.guid, include_absent=True) if links is None else links:
         if not _replicated_link(schema, lv.attr):
             continue
         if utd and vectors.covers(utd, lv.invocation_id, lv.orig_usn):
@@ -218,7 +231,7 @@ def build_values(d: Directory, obj: StoredObject, utd: dict[str, int] | None) ->
 
 
 def _collect(replica: Replica, req: DrsGetNcChangesRequest, nc_dn: str, nc_guid: str, start: int,
-             utd: dict[str, int]) -> DrsGetNcChangesReply:
+             utd: dict[str, int], withheld: frozenset[str] = frozenset()) -> DrsGetNcChangesReply:
     d = replica.directory
     store = d.store
     high = d.highest_committed_usn
@@ -229,20 +242,21 @@ def _collect(replica: Replica, req: DrsGetNcChangesRequest, nc_dn: str, nc_guid:
     entries: list[ReplEntInfList] = []
     values: list[ReplValInf] = []
     emitted: set[str] = set()
+    held = store.links_of([o.guid for o in objs], include_absent=True)   # one query per reply
     for obj in objs:
         if get_anc:
             for anc in _ancestors(d, obj, nc_guid, emitted):
-                entry = build_entry(d, anc, utd, identity_only_if_empty=True)
+                entry = build_entry(d, anc, utd, identity_only_if_empty=True, withheld=withheld)
                 if entry is not None:
                     entries.append(entry)
                 emitted.add(anc.guid)
         if obj.guid in emitted:
             continue
-        entry = build_entry(d, obj, utd)
+        entry = build_entry(d, obj, utd, withheld=withheld)
         if entry is not None:
             entries.append(entry)
             emitted.add(obj.guid)
-        values.extend(build_values(d, obj, utd))
+        values.extend(build_values(d, obj, utd, held.get(obj.guid, [])))
     return DrsGetNcChangesReply(
         d.dsa_guid, d.invocation_id, DsName(nc_guid, nc_dn), usnvec_from=req.usnvec_from,
         usnvec_to=UsnVector(end, 0, end), up_to_date_vec_src=None if more else vectors.reported(d, nc_guid),
@@ -274,9 +288,10 @@ def _replicate_single_object(replica: Replica, req: DrsGetNcChangesRequest) -> D
     if obj is None:
         return DrsGetNcChangesReply(d.dsa_guid, d.invocation_id, req.nc, ul_extended_ret=EXOP_ERR_UPDATE_ERR)
     entries = []
+    withheld = rodc.withheld_for(d, req.uuid_dsa_obj_dest)
     for anc in _ancestors(d, obj, obj.nc or "", set()):
-        entries.append(build_entry(d, anc, None, identity_only_if_empty=True))
-    entries.append(build_entry(d, obj, None, identity_only_if_empty=True))
+        entries.append(build_entry(d, anc, None, identity_only_if_empty=True, withheld=withheld))
+    entries.append(build_entry(d, obj, None, identity_only_if_empty=True, withheld=withheld))
     return DrsGetNcChangesReply(d.dsa_guid, d.invocation_id, DsName(obj.guid, obj.dn),
                                 ul_extended_ret=EXOP_ERR_SUCCESS, objects=tuple(e for e in entries if e),
                                 values=tuple(build_values(d, obj, None)))

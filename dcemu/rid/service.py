@@ -37,7 +37,7 @@ from .manager import (
     block_size_warning,
     rid_manager_dn,
 )
-from .pool import RidRange
+from .pool import EMPTY, RidRange
 from .rid_set import RidSetAllocator, invalidate, is_invalidated
 
 ERROR_INVALID_PARAMETER = 0x57
@@ -110,7 +110,13 @@ def ensure_initial_pool(dc: Any) -> bool:
 
 
 def refresh_pool(dc: Any) -> RidRange:
-    """Ask the RID master for a pool now and hold it as ``dc``'s standby pool (events 16647/16648/16651)."""
+    """Ask the RID master for a pool now and hold it as ``dc``'s standby pool (events 16647/16648/16651).
+
+    An RODC (no RID Set: it creates no security principals) asks for nothing.
+    """
+    from ..dsa.rodc import is_rodc
+    if is_rodc(directory_of(dc)):
+        return EMPTY
     return _allocator(dc).prefetch()
 
 

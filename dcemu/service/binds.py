@@ -146,6 +146,10 @@ class BindHandler:
         uac = int(obj.first("userAccountControl", "0") or 0)
         pwd_last_set = str(obj.first("pwdLastSet", "1"))
         nt = obj.first("unicodePwd")
+        if not isinstance(nt, bytes):
+            # An RODC without this account's secret passes the logon to a writable DC.
+            from ..dsa.rodc import forwarded_nt_hash
+            nt = forwarded_nt_hash(self.session.dc, obj)
         return AccountCheck(nt if isinstance(nt, bytes) else None, bool(uac & UF_ACCOUNTDISABLE),
                             pwd_last_set == "0" and not uac & UF_DONT_EXPIRE_PASSWD,
                             int(obj.first("lockoutTime", "0") or 0) > 0, obj)
@@ -180,8 +184,12 @@ class BindHandler:
                        locked=account.locked, must_change_password=account.must_change)
 
     def principal_for(self, obj: StoredObject, method: str) -> Principal:
+        """The session's principal after a successful logon (an RODC then asks to cache the secret)."""
         from ..dsa.access import is_admin
+        from ..dsa.rodc import is_rodc, logon_forwarded
         d = self.d
+        if obj.first("unicodePwd") is None and is_rodc(d):
+            logon_forwarded(self.session.dc, obj)
         return Principal(obj.dn, str(obj.first("sAMAccountName", "")), str(d.store.state("netbiosName")), method,
                          lambda: is_admin(d, obj))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..dsa import rodc
 from ..errors import (
     BIND_REQUIRED_TEXT,
     InsufficientAccessRights,
@@ -112,9 +113,14 @@ class LdapSession:
             return self.binds.handle(conn, msg)
         handler = self._dispatch[kind]
         try:
+            if kind in _WRITES and rodc.is_rodc(self.dc.directory):
+                # An RODC refers every write to a writable DC (MS-ADTS 3.1.1.5.1, dcemu.dsa.rodc).
+                self.require_bound()
+                rodc.refer_write(self.dc.directory, op.object if kind is ModifyRequest else op.entry,
+                                 add=kind is AddRequest)
             return handler(conn, msg)
         except LdapError as exc:
-            response = _RESPONSES[kind].from_error(exc)
+            response = _RESPONSES[kind].from_error(exc, referral=getattr(exc, "referral", ()))
             return conn.send(LDAPMessage(msg.message_id, response))
 
     # --- access ---------------------------------------------------------------------------
@@ -233,6 +239,7 @@ def _is_ceiling_override(dc: DomainController, dn: str, changes: list) -> bool:
     if changes[0].op not in ("replace", "add") or [v.upper() for v in values] != ["TRUE"]:
         return False
     return dn.lower().startswith("cn=rid manager$,cn=system,")
+_WRITES = (AddRequest, ModifyRequest, DelRequest, ModifyDNRequest)
 _RESPONSES = {SearchRequest: SearchResultDone, ModifyRequest: ModifyResponse, AddRequest: AddResponse,
               DelRequest: DelResponse, ModifyDNRequest: ModifyDNResponse, CompareRequest: CompareResponse,
               ExtendedRequest: ExtendedResponse}

@@ -63,3 +63,11 @@ def install(disk: Path, name: str, kind: str = "Service", *, standalone_msa: boo
 def config_xml(body: str) -> str:
     return ('<?xml version="1.0"?>\r\n<d3c:DCCloneConfig xmlns:d3c="uri:microsoft.com:schemas:DCCloneConfig">'
             f"{body}</d3c:DCCloneConfig>")
+
+
+def prepare_and_export(lab: Lab, source: str, exports: Path) -> None:
+    """The source's side of the workflow: prepare (group, apps, config), shut down, export."""
+    prepared = workflow.prepare_source(lab, source)
+    assert prepared.ready, [m.text for m in prepared.config.messages]
+    workflow.shut_down_source(lab, source)
+    workflow.export_source(lab, source, exports)

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from clone_helpers import prepare_and_export
 
-from dcemu.cloning import workflow
 from dcemu.lab.lab import Lab
 
 SEED = 8
@@ -40,10 +40,7 @@ def exported_template(two_dc_template: Path, tmp_path_factory: pytest.TempPathFa
     path = tmp_path_factory.mktemp("clone-exported") / "lab"
     shutil.copytree(two_dc_template, path)
     lab = Lab.open(path)
-    prepared = workflow.prepare_source(lab, "DC02")
-    assert prepared.ready, [m.text for m in prepared.config.messages]
-    workflow.shut_down_source(lab, "DC02")
-    workflow.export_source(lab, "DC02", path / "exports")
+    prepare_and_export(lab, "DC02", path / "exports")
     lab.close()
     return path
 

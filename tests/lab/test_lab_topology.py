@@ -147,3 +147,11 @@ def test_key_lines_follow_nested_arrays_of_tables() -> None:
     assert lines.line_of(("steps", 1, "expect", 1, "that")) == 10
     assert lines.line_of(("steps", 0, "expect", 0, "that")) == 4
     assert lines.line_of(("steps", 1, "expect", 1, "expect2", 0, "that")) == 11
+
+
+def test_the_readme_topology_example_is_a_valid_topology() -> None:
+    """README's "Topology files" example parses, RODC included (the docs stay honest)."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("```toml\nseed = 20121") + len("```toml\n")
+    topology = parse_topology(text[start:text.index("```", start)], "README.md")
+    assert {d.name: d.read_only for d in topology.dcs} == {"DC01": False, "DC02": False, "RODC1": True}
