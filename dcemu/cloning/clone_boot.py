@@ -59,6 +59,7 @@ from .locator import PdcBindFailed, PdcNotFound, bind_pdc, locate_pdc, machine_c
 from .pdc import AddCloneDcError, DrsAddCloneDcReply, DrsAddCloneDcRequest, add_clone_dc
 from .promotion import ClonePromotionError, reset_invocation_id_locally, take_over_identity
 from .readiness import guest_custom_allow_list, installed_software
+from .sysprep import run_providers
 
 if TYPE_CHECKING:
     from ..guest.dcguest import DcGuest
@@ -259,16 +260,16 @@ def promote(a: CloneAttempt) -> None:
 
 def enable_dns_registration(a: CloneAttempt) -> None:
     """R-CLSTEP-14: SYSVOL's inbound sync completes (it replicated in with the rest), dynamic DNS
-    registration back on (2193).
-
-    The sysprep providers of DefaultDCCloneAllowList's <SysprepInformation> would run here; dcemu's
-    one provider (scrubbing the old machine identity) is what ``promote`` already did.
+    registration back on (2193), then the sysprep providers of DefaultDCCloneAllowList's
+    <SysprepInformation> run (dcemu.cloning.sysprep; logged in dcpromo.log).
     """
     finish_sysvol_initial_sync(a.guest.disk)
     reg = a.guest.registry
     for key, value, _, on in DNS_REGISTRATION:
         reg.set(key, value, on)
         events.log(a.guest.eventlog, 2193, value=f"{key}\\{value} = {on}")
+    if a.reply is not None:
+        run_providers(a.guest, a.reply.clone_dc_name, load_default_allow_list().sysprep_modules)
 
 
 #: The steps after R-CLSTEP-03, in order: (rule, what, function).

@@ -39,6 +39,8 @@ NETLOGON_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\Netlogon\Paramete
 DNSCACHE_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\Dnscache\Parameters"
 TCPIP_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"
 DFSR_PARAMETERS = r"HKLM\SYSTEM\CurrentControlSet\Services\DFSR\Parameters"
+COMPUTER_NAME_KEY = r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ComputerName"
+ACTIVE_COMPUTER_NAME_KEY = r"HKLM\SYSTEM\CurrentControlSet\Control\ComputerName\ActiveComputerName"
 
 #: Dsa Not Writable bits (R-USN-12): forest version, disk full, USN rollback, corrupt UTD vector.
 DSA_NOT_WRITABLE_FOREST_VERSION = 1
@@ -265,7 +267,10 @@ def install_windows(disk: Path, *, os_version: str, computer_name: str, ip_addre
     reg.values = {
         NTDS_PARAMETERS: {"DSA Working Directory": r"C:\Windows\NTDS", "DSA Database file": r"C:\Windows\NTDS\ntds.dit",
                           "Strict Replication Consistency": 1},
-        RID_VALUES: {}, NETLOGON_PARAMETERS: {}, DNSCACHE_PARAMETERS: {}, TCPIP_PARAMETERS: {}, DFSR_PARAMETERS: {},
+        RID_VALUES: {}, NETLOGON_PARAMETERS: {}, DNSCACHE_PARAMETERS: {}, DFSR_PARAMETERS: {},
+        TCPIP_PARAMETERS: {"Hostname": computer_name.lower(), "NV Hostname": computer_name.lower()},
+        COMPUTER_NAME_KEY: {"ComputerName": computer_name.upper()},
+        ACTIVE_COMPUTER_NAME_KEY: {"ComputerName": computer_name.upper()},
     }
     reg.save()
     from ..cloning.allowlist import load_default_allow_list

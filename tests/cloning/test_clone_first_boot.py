@@ -192,3 +192,31 @@ def test_r_name_01_generated_names_take_the_next_free_number(exported_lab: Lab) 
         names.append(_clone(lab, vm).dc.name)
     assert names == ["DC02-CL0001", "DC02-CL0002", "DC02-CL0003"]
     assert SystemState.load(workflow.vm_disk(lab, "C2")).computer_name == "DC02-CL0002"
+
+
+def test_r_clstep_14_sysprep_providers_scrub_the_source_name_and_are_logged(exported_lab: Lab) -> None:
+    """R-CLSTEP-14 / R-ALLOW-01: the <SysprepInformation> providers run; the OS name settings become the clone's."""
+    from dcemu.cloning.sysprep import DCPROMO_LOG
+    from dcemu.guest.system import COMPUTER_NAME_KEY
+    guest = _clone(exported_lab)
+    assert guest.registry.get(COMPUTER_NAME_KEY, "ComputerName") == "DC02-CL0001"
+    assert guest.registry.get(TCPIP_PARAMETERS, "Hostname") == "dc02-cl0001"
+    log = (guest.disk / DCPROMO_LOG).read_text()
+    assert "Calling sysprep provider dcemu!ScrubPreviousMachineIdentity" in log
+    assert "'DC02' -> 'DC02-CL0001'" in log and "returned 0" in log
+
+
+def test_sysprep_providers_run_in_order_and_an_unknown_one_is_skipped(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from dcemu.cloning.allowlist import SysprepModule
+    from dcemu.cloning.sysprep import run_providers
+    from dcemu.guest.system import COMPUTER_NAME_KEY, install_windows
+    from dcemu.guest.system import Registry as GuestRegistry
+    install_windows(tmp_path, os_version="2012R2", computer_name="SRC")
+    guest = SimpleNamespace(disk=tmp_path, registry=GuestRegistry.load(tmp_path))
+    lines = run_providers(guest, "SRC-CL0001", [SysprepModule("dcemu", "ScrubPreviousMachineIdentity", 0x200),
+                                                SysprepModule("vendor", "Missing", 0x100)])
+    assert lines[0] == "Sysprep provider vendor!Missing could not be loaded; skipped"
+    assert lines[1].startswith("Calling sysprep provider dcemu!ScrubPreviousMachineIdentity (order 0x0200)")
+    assert GuestRegistry.load(tmp_path).get(COMPUTER_NAME_KEY, "ComputerName") == "SRC-CL0001"
