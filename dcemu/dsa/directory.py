@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..clock import Clock, to_dstime, to_generalized_time
 from ..entropy import Entropy
@@ -488,10 +489,8 @@ class Directory:
     # --- graph reads used by filters and constructed attributes ------------------------------
     def category_dn(self, class_name: str) -> str:
         """objectCategory DN of a class (its defaultObjectCategory in this forest)."""
-        cat = self.schema.cls(class_name).default_object_category
         schema_nc = str(self.store.state("schemaNamingContext", ""))
-        root = schema_nc.split(",", 2)[2] if schema_nc.count(",") >= 2 else ""
-        return cat.replace("DC=X", root) if root else cat
+        return _category_dn(self.schema, class_name, schema_nc)
 
     def forward_link_of(self, attr: str) -> str | None:
         """For a back link (memberOf), the forward link it mirrors (member); None otherwise."""
@@ -517,6 +516,13 @@ class Directory:
                     seen.add(nxt)
                     frontier.append(nxt)
         return seen
+
+
+@lru_cache(maxsize=1024)
+def _category_dn(schema: Schema, class_name: str, schema_nc: str) -> str:
+    cat = schema.cls(class_name).default_object_category
+    root = schema_nc.split(",", 2)[2] if schema_nc.count(",") >= 2 else ""
+    return cat.replace("DC=X", root) if root else cat
 
 
 def guid_str(value: uuid.UUID | str) -> str:

@@ -106,13 +106,12 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
     values[rdn_attr] = [rdn_value]
     values["name"] = [rdn_value]
     if parent is not None and not is_nc_head:
-        superiors = d.schema.possible_superiors(structural)
-        parent_classes = {c.lower() for c in parent.attrs.get("objectClass", [])}
-        if not parent_classes & {s.lower() for s in superiors}:
+        superiors = _superiors_folded(d.schema, structural)
+        if superiors.isdisjoint(c.lower() for c in parent.attrs.get("objectClass", [])):
             raise NamingViolation(name_err(0x2099, "0310020A", 2005, "NAMING_VIOLATION", parent.dn))
     values["instanceType"] = [str(instance_type)]
     if "objectCategory" not in values:
-        values["objectCategory"] = [_default_category(d, structural)]
+        values["objectCategory"] = [d.category_dn(structural)]
     if "nTSecurityDescriptor" not in values:
         from .security import default_security_descriptor
         values["nTSecurityDescriptor"] = [default_security_descriptor(d, structural, parent)]
@@ -200,11 +199,10 @@ def _classes(d: Directory, names: list[Value], *, system: bool) -> tuple[str, li
     return best, out
 
 
-def _default_category(d: Directory, structural: str) -> str:
-    cat = d.schema.cls(structural).default_object_category
-    schema_nc = str(d.store.state("schemaNamingContext", ""))
-    root = schema_nc.split(",", 2)[2] if schema_nc.count(",") >= 2 else ""
-    return cat.replace("DC=X", root) if root else cat
+@lru_cache(maxsize=1024)
+def _superiors_folded(schema: Schema, structural: str) -> frozenset[str]:
+    """possSuperiors of a class, case-folded (a schema fact: cached)."""
+    return frozenset(s.lower() for s in schema.possible_superiors(structural))
 
 
 def _split_links(d: Directory, values: dict[str, list[Value]]) -> dict[str, list[str]]:

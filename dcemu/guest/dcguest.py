@@ -238,10 +238,10 @@ class DcGuest:
         self.notified_generation_changes += 1
 
     def _rid_event(self, event_id: int, text: str) -> None:
+        from ..rid.events import spec
         from .safeguards import log_system
-        level = "Warning" if event_id in (16651, 16656, 16653, 16658) else \
-            "Error" if event_id in (16642, 16644, 16657) else "Information"
-        log_system(self, event_id, text, level)
+        entry = spec(event_id)                     # the catalogue is the one place for levels
+        log_system(self, event_id, text, entry.level if entry is not None else "Information")
 
     @contextmanager
     def guard_suspended(self) -> Iterator[None]:

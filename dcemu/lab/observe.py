@@ -135,7 +135,7 @@ def lingering(lab: Any, *, ncs: list[str] | None = None) -> list[dict[str, Any]]
     """Objects on one DC that another never had although its UTD covers their creation (R-REPL-42)."""
     wanted = {n.lower() for n in ncs} if ncs is not None else None
     from ..repl import topology, vectors
-    from ..repl.lingering import _creation_stamp  # the rule /removelingeringobjects applies
+    from ..repl.lingering import creation_stamp  # the rule /removelingeringobjects applies
     dcs = {name: g.dc for name, g in sorted(lab.guests.items()) if g.dc is not None}
     out = []
     for target_name, target in dcs.items():
@@ -152,7 +152,7 @@ def lingering(lab: Any, *, ncs: list[str] | None = None) -> list[dict[str, Any]]
                 for obj in td.store.scan(nc=nc_guid):
                     if obj.guid == nc_guid or rd.get(obj.guid) is not None:
                         continue
-                    stamp = _creation_stamp(obj)
+                    stamp = creation_stamp(obj)
                     if stamp is not None and vectors.covers(utd, *stamp):
                         out.append({"dc": target_name, "reference": ref_name, "nc": nc_dn, "dn": obj.dn,
                                     "guid": obj.guid})

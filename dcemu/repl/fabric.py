@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..clock import Clock
 from ..entropy import Entropy
-from ..eventlog import ERROR, INFORMATION, SOURCE_SAM, SYSTEM, WARNING
+from ..rid import events as rid_events
 from . import kcc, topology
 from .codes import DrsError
 from .cycle import SyncResult
@@ -51,11 +51,7 @@ class Fabric:
         sink = getattr(dc, "events", None)
         if getattr(sink, "__qualname__", "").startswith("DomainController.__init__"):
             # Nobody listens yet (no guest OS): RID pool events go to the DC's System log.
-            def rid_events(event_id: int, text: str, log: object = replica.eventlog) -> None:
-                log.write(event_id, text, log=SYSTEM, source=SOURCE_SAM,  # type: ignore[attr-defined]
-                          level=WARNING if event_id in (16651, 16656) else ERROR if event_id in (16642, 16644, 16657)
-                          else INFORMATION)
-            dc.events = rid_events  # type: ignore[attr-defined]
+            dc.events = rid_events.sink_for(replica.eventlog)  # type: ignore[attr-defined]
         self.scheduler.attach(replica)
         return replica
 

@@ -41,7 +41,9 @@ class LingeringReport:
         return len(self.lingering)
 
 
-def _creation_stamp(obj: object) -> tuple[str, int] | None:
+def creation_stamp(obj: object) -> tuple[str, int] | None:
+    """(originating invocationId, USN) of the write that created ``obj``: whenCreated's stamp
+    (objectClass's when absent), which identifies an object's origin across replicas."""
     meta = obj.meta
     stamp = meta.get("whenCreated") or meta.get("objectClass")
     return (stamp.invocation_id, stamp.orig_usn) if stamp is not None else None
@@ -66,7 +68,7 @@ def remove_lingering_objects(replica: Replica, reference_dsa: str, nc: str, *,
     present = set(reply.present)
     lingering = []
     for obj in objs:
-        stamp = _creation_stamp(obj)
+        stamp = creation_stamp(obj)
         if obj.guid not in present and stamp is not None and vectors.covers(utd, *stamp):
             lingering.append(obj)
     lingering.sort(key=lambda o: (-o.dn.count(","), o.dn))   # descendants first

@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..dsa import dn as dnmod
-from ..eventlog import SOURCE_SAM, SYSTEM, WARNING, EventLog
+from ..eventlog import EventLog
 from ..rid.pool import RidRange
-from ..rid.rid_set import no_rids
 from . import cycle, events, source, topology, vectors
 from .codes import (
     DRS_UPDREFS_ADD_REF,
@@ -185,12 +184,8 @@ class Replica:
     def request_rid_pool(self, dc: object | None = None) -> RidRange:
         """``DomainController.remote_rid_request``: a pool from the RID master over EXOP (R-RID-20)."""
         from .ridexop import request_rid_pool
-        try:
-            return request_rid_pool(self)
-        except DrsError as exc:
-            self.eventlog.write(16651, f"The request for a new RID pool failed and will be retried: {exc}",
-                                log=SYSTEM, level=WARNING, source=SOURCE_SAM, data={"error": exc.win32})
-            raise no_rids() from exc
+        # A DrsError goes to the RID allocator, which logs 16651 with its code (dcemu.rid.events).
+        return request_rid_pool(self)
 
     def dsa_display(self) -> str:
         me = topology.dsa(self.directory, self.dsa_guid)

@@ -140,6 +140,22 @@ def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
         yield items[i:i + size]
 
 
+class _Transaction:
+    """``SqliteStore.transaction()``: a plain context manager (a bulk load enters two per object)."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        self.store._begin()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        self.store._end(exc_type is None)
+        return False
+
+
 class SqliteStore:
     """A Store over one SQLite file (``":memory:"`` for throwaway unit tests)."""
 
@@ -166,6 +182,7 @@ class SqliteStore:
             raise StoreError(f"{self.path}: not a dcemu database ({exc})") from exc
         self._depth = 0
         self._state_cache: dict[str, object] = {}
+        self._saved_state: dict[str, object] = {}
         # Content-addressed, so never stale; _sd_refs (descriptors known to be in the table) is
         # dropped on rollback, which may have undone their insert.
         self._sd_bytes: dict[str, bytes] = {}
@@ -273,35 +290,43 @@ class SqliteStore:
         return sd
 
     # --- transactions ---------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> _Transaction:
         """All-or-nothing: the outermost block commits; an exception anywhere rolls back."""
+        return _Transaction(self)
+
+    def _begin(self) -> None:
         if self._depth:
             self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
             return
         self._conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
-        saved_state = dict(self._state_cache)
+        self._saved_state = dict(self._state_cache)
+
+    def _end(self, ok: bool) -> None:
+        if self._depth > 1:
+            self._depth -= 1
+            return
         try:
-            yield
-            self._flush_values()
-            self._flush_state()
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            self._state_cache = saved_state
-            self._dirty_state.clear()
-            self._pending_values.clear()
-            self._sd_refs.clear()
-            self.rollbacks += 1
-            raise
-        else:
-            self._conn.execute("COMMIT")
+            if ok:
+                try:
+                    self._flush_values()
+                    self._flush_state()
+                except BaseException:
+                    self._rollback()
+                    raise
+                self._conn.execute("COMMIT")
+            else:
+                self._rollback()
         finally:
             self._depth = 0
+
+    def _rollback(self) -> None:
+        self._conn.execute("ROLLBACK")
+        self._state_cache = self._saved_state
+        self._dirty_state.clear()
+        self._pending_values.clear()
+        self._sd_refs.clear()
+        self.rollbacks += 1
 
     @property
     def in_transaction(self) -> bool:
