@@ -153,11 +153,22 @@ class _NewObjects:
         guid = entry.entinf.name.guid
         if entry.is_nc_prefix or guid in self.by_guid or not known.guid_absent(guid):
             return False
-        incoming = _incoming(entry)
-        if "objectClass" not in incoming or "name" not in incoming or any(
-                m.invocation_id == self.own for _, m in incoming.values()):
+        # One pass over the attributes: values, stamps (shared per write, as _incoming makes them).
+        values: dict[str, list] = {}
+        metas: dict[str, PropertyMeta] = {}
+        shared: dict[int, PropertyMeta] = {}
+        for attr, m in zip(entry.entinf.attrs, entry.meta_data, strict=True):
+            meta = shared.get(id(m))
+            if meta is None:
+                if m.uuid_dsa_originating == self.own:
+                    return False
+                meta = shared[id(m)] = PropertyMeta(m.dw_version, m.time_changed, m.uuid_dsa_originating,
+                                                    m.usn_originating, 0)
+            metas[attr.attr_typ] = meta
+            if attr.values:
+                values[attr.attr_typ] = list(attr.values)
+        if "objectClass" not in metas:
             return False
-        values = {a: list(v) for a, (v, _) in incoming.items() if v}
         source_dn = entry.entinf.name.string_name
         if "name" not in values or _is_deleted(values, source_dn):
             return False
@@ -176,7 +187,7 @@ class _NewObjects:
         if ndn in self.ndns or not known.name_absent(dn):
             return False
         obj = StoredObject(guid, dn, parent.guid, parent.nc, 0, 0, False, values, {})
-        self.items.append((obj, {a: m for a, (_, m) in incoming.items()}))
+        self.items.append((obj, metas))
         self.by_guid[guid] = obj
         self.ndns.add(ndn)
         return True

@@ -82,7 +82,8 @@ def sent_changes(reply: DrsGetNcChangesReply) -> list[SentChange]:
     out: dict[str, SentChange] = {}
     for entry in reply.objects:
         name = entry.entinf.name
-        newest = max(entry.meta_data, key=lambda m: (m.time_changed, m.usn_originating), default=None)
+        distinct = {id(m): m for m in entry.meta_data}.values()   # one write stamps many attributes alike
+        newest = max(distinct, key=lambda m: (m.time_changed, m.usn_originating), default=None)
         out[name.guid] = SentChange(name.string_name, name.guid, newest.usn_originating if newest else 0,
                                     newest.uuid_dsa_originating if newest else NULL_GUID,
                                     tuple(a.attr_typ for a in entry.entinf.attrs))

@@ -167,6 +167,15 @@ def _sent_attributes(schema: object) -> frozenset[str]:
                      if a.replicated and not a.constructed and not a.is_linked)
 
 
+@lru_cache(maxsize=4096)
+def _sent_order(sent: frozenset[str], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The attributes of ``names`` that travel, in the order a reply lists them (sorted).
+
+    Objects of one kind carry the same attribute names: computed once per shape, not per object.
+    """
+    return tuple(sorted(n for n in names if n in sent))
+
+
 @lru_cache(maxsize=512)
 def _replicated_link(schema: object, attr: str) -> bool:
     sch = schema.find_attribute(attr)
@@ -185,9 +194,7 @@ def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *, 
     stamps: dict[tuple, PropertyMetaDataExt] = {}
     values = obj.attrs
     all_meta = obj.meta
-    for name in sorted(all_meta):
-        if name not in sent:
-            continue
+    for name in _sent_order(sent, tuple(all_meta)):
         meta = all_meta[name]
         if utd:
             seen = utd.get(meta.invocation_id)        # propagation dampening (R-REPL-24), inlined

@@ -68,7 +68,7 @@ def _enc_values(attrs: dict[str, list[Value]], intern: Callable[[bytes], str] | 
         first = values[0]
         if type(first) is str:
             # The common case first: one plain text value is stored as it is.
-            if len(values) == 1 and first[:1] != _BIN:
+            if len(values) == 1 and not (first and first[0] == _BIN):
                 out[name] = values
             else:
                 out[name] = [(_BIN + "S" + v if v[:1] == _BIN else v) if type(v) is str
@@ -107,22 +107,15 @@ def _dec_values(text: str, resolve: Callable[[str], bytes] | None = None) -> dic
 
 def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
     """Stamps shared by several attributes (one write stamps many alike) are stored once:
-    ``{"s": [[version, time, invocationId, origUSN, localUSN], ...], "a": {attr: index}}``."""
-    stamps: dict[tuple, int] = {}
-    by_id: dict[int, int] = {}       # stamps are shared objects: most attributes hit this first
-    table: list[list] = []
-    refs: dict[str, int] = {}
-    for attr, m in meta.items():
-        i = by_id.get(id(m))
-        if i is None:
-            key = (m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn)
-            i = stamps.get(key)
-            if i is None:
-                i = stamps[key] = len(table)
-                table.append(list(key))
-            by_id[id(m)] = i
-        refs[attr] = i
-    return orjson.dumps({"s": table, "a": refs}).decode()
+    ``{"s": [[version, time, invocationId, origUSN, localUSN], ...], "a": {attr: index}}``.
+
+    Sharing is by identity: the DSA hands attributes stamped by one write one PropertyMeta (and
+    decoding restores that), so equal stamps held apart merely take two rows.
+    """
+    distinct = {id(m): m for m in meta.values()}
+    position = {key: i for i, key in enumerate(distinct)}
+    table = [[m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn] for m in distinct.values()]
+    return orjson.dumps({"s": table, "a": {attr: position[id(m)] for attr, m in meta.items()}}).decode()
 
 
 def _dec_meta(text: str) -> dict[str, PropertyMeta]:
