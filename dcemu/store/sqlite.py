@@ -109,12 +109,20 @@ def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
     """Stamps shared by several attributes (one write stamps many alike) are stored once:
     ``{"s": [[version, time, invocationId, origUSN, localUSN], ...], "a": {attr: index}}``.
 
-    Sharing is by identity: the DSA hands attributes stamped by one write one PropertyMeta (and
-    decoding restores that), so equal stamps held apart merely take two rows.
+    The DSA hands attributes stamped by one write one shared PropertyMeta (and decoding restores
+    that), so stamps are told apart by identity first and only the few distinct ones by value.
     """
     distinct = {id(m): m for m in meta.values()}
-    position = {key: i for i, key in enumerate(distinct)}
-    table = [[m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn] for m in distinct.values()]
+    position: dict[int, int] = {}
+    table: list[list] = []
+    rows: dict[tuple, int] = {}
+    for key, m in distinct.items():
+        row = (m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn)
+        i = rows.get(row)
+        if i is None:
+            i = rows[row] = len(table)
+            table.append(list(row))
+        position[key] = i
     return orjson.dumps({"s": table, "a": {attr: position[id(m)] for attr, m in meta.items()}}).decode()
 
 
