@@ -62,7 +62,9 @@ def _sid_text(data: bytes) -> str:
         raise ValueError(f"not a binary SID: {data.hex()}")
     authority = int.from_bytes(data[2:8], "big")
     subs = struct.unpack_from(f"<{data[1]}I", data, 8)
-    return "S-1-" + "-".join([str(authority), *map(str, subs)])
+    # MS-DTYP 2.4.2.1: the authority in decimal below 2^32, else as 0x and 12 hex digits.
+    shown = str(authority) if authority < 2**32 else f"0x{authority:012X}"
+    return "S-1-" + "-".join([shown, *map(str, subs)])
 
 
 @lru_cache(maxsize=65536)
@@ -73,7 +75,16 @@ def _sid_bytes(text: str) -> bytes:
     subs = [int(p) for p in parts[3:]]
     if len(subs) > 15 or any(not 0 <= s <= 0xFFFFFFFF for s in subs):
         raise ValueError(f"not a SID: {text!r}")
-    return bytes([1, len(subs)]) + int(parts[2]).to_bytes(6, "big") + struct.pack(f"<{len(subs)}I", *subs)
+    authority = int(parts[2], 16) if parts[2].startswith("0X") else int(parts[2])
+    return bytes([1, len(subs)]) + authority.to_bytes(6, "big") + struct.pack(f"<{len(subs)}I", *subs)
+
+
+def child_sid_bytes(domain_sid: str, rid: int) -> bytes:
+    """Binary form of ``<domain_sid>-<rid>`` (a new principal's objectSid) without building its text."""
+    base = _sid_bytes(domain_sid)
+    if base[1] >= 15 or not 0 <= rid <= 0xFFFFFFFF:
+        raise ValueError(f"no SID {domain_sid}-{rid}")
+    return bytes((1, base[1] + 1)) + base[2:] + rid.to_bytes(4, "little")
 
 
 def sid_text(data: bytes) -> str:

@@ -167,18 +167,24 @@ class Directory:
         """Look an object up by DN, ``<GUID=...>`` or ``<SID=...>``; None if absent."""
         if dn.startswith("<"):
             return self._find_special(dn)
+        obj = self.peek(dn)
+        return self._copy(obj) if obj is not None else None
+
+    def peek(self, dn: str) -> StoredObject | None:
+        """``find`` by DN without the copy: the committed object itself, which the caller must not
+        change (an add reads its parent this way)."""
         self._cache_valid()
         ndn = dnmod.normalize(dn)
         guid = self._by_ndn.get(ndn)
         if guid is not None:
             obj = self._cache.get(guid)
             if obj is not None and dnmod.normalize(obj.dn) == ndn:
-                return self._copy(obj)
+                return obj
         obj = self.store.get_by_ndn(ndn)
         if obj is None:
             return None
         self._remember(obj, ndn)
-        return self._copy(obj)
+        return obj
 
     def _find_special(self, text: str) -> StoredObject | None:
         inner, _, rest = text[1:].partition(">")
@@ -448,11 +454,12 @@ class Directory:
         """Rewrite non-replicated bookkeeping without taking a USN (rIDNextRID).
 
         The observed RID trace advances rIDNextRID on every new principal while uSNChanged of
-        the RID Set and highestCommittedUSN move only by the principal's own USN.
+        the RID Set and highestCommittedUSN move only by the principal's own USN.  ``obj`` is
+        handed over: it becomes the cached copy, so the caller must not change it afterwards.
         """
         self.store.put_values(obj)
         self.generation += 1
-        self._remember(self._copy(obj))
+        self._remember(obj)
         return obj
 
     def _index_of(self, obj: StoredObject) -> dict[str, set[str]]:

@@ -148,10 +148,10 @@ def _split(dn: str) -> tuple[str, str]:
         if not parse(dn):
             raise _bad(dn)
         return dn, ""
-    rest = dn[cut + 1:]
-    if not parse(rest):      # "CN=x," has an empty last RDN
+    first, rest = dn[:cut], dn[cut + 1:]
+    if not parse(first) or not parse(rest):      # ",CN=x" and "CN=x," have an empty RDN
         raise _bad(dn)
-    return dn[:cut], rest
+    return first, rest
 
 
 @lru_cache(maxsize=65_536)

@@ -87,12 +87,12 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
     values = _canonical(d, attrs, system=system)
     if not system:
         _check_client_writable(d, values)
-    if d.find(dn) is not None:
+    if d.peek(dn) is not None:
         raise _entry_exists(dn)
     parent_dn = dnmod.parent(dn)
     instance_type = int(values.get("instanceType", ["4"])[0])
     is_nc_head = bool(instance_type & IT_NC_HEAD) and system
-    parent = d.find(parent_dn) if parent_dn else None
+    parent = d.peek(parent_dn) if parent_dn else None    # read only: never changed here
     if parent is None and not is_nc_head:
         parent = d.require(parent_dn)  # raises NoSuchObject with the best match
     if parent is not None and parent.deleted and not system:

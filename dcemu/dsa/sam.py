@@ -16,7 +16,7 @@ from impacket.ntlm import compute_nthash as _compute_nthash
 
 from ..clock import to_filetime
 from ..errors import ConstraintViolation, EntryAlreadyExists, UnwillingToPerform, atr_err, svc_err, upd_err
-from ..ids import Sid
+from ..ids import child_sid_bytes
 from ..store.interface import StoredObject, Value
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
         if allocator is None:
             raise UnwillingToPerform(svc_err(0x2010, "031A1254", data=0x2010))
         domain_sid = str(store.state("domainSid"))
-        values["objectSid"] = [Sid(domain_sid).child(allocator()).to_bytes()]
+        values["objectSid"] = [child_sid_bytes(domain_sid, allocator())]
     if "unicodePwd" in values:
         password = _decode_password(d, values["unicodePwd"][0])
         if not system:

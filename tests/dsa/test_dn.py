@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcemu.dsa import dn as dnmod
@@ -21,7 +21,8 @@ def test_property_rdn_and_parent_agree_with_a_full_parse(rdns) -> None:
     assert dnmod.parent(text) == dnmod.build(parts[1:])
 
 
-@given(st.text(max_size=30))
+@settings(max_examples=1000)
+@given(st.one_of(st.text(max_size=30), st.text(alphabet=",;=+\\ aB0#", max_size=12)))
 def test_property_rdn_and_parent_fail_exactly_where_a_full_parse_fails(text) -> None:
     try:
         parts = dnmod.parse(text)
@@ -45,3 +46,4 @@ def test_malformed_names_are_invalid_dn_syntax(bad) -> None:
 def test_property_escape_value_fast_path_matches_the_character_walk(value) -> None:
     """RFC 4514 2.4 escaping: the shortcut for names with nothing to escape changes no result."""
     assert dnmod.escape_value(value) == dnmod._escape_walk(value)
+
