@@ -101,6 +101,8 @@ def parse(dn: str) -> tuple[tuple[str, str], ...]:
         elif dn[i] == "\\":
             i += 1
         i += 1
+    if start <= n:       # a lone backslash at the end escaped nothing: the last RDN never closed
+        raise _bad(dn)
     return tuple(parts)
 
 
