@@ -84,10 +84,10 @@ class Fabric:
 
     # --- promotion --------------------------------------------------------------------------------
     def promote(self, source_dc: object, path: str | Path, name: str, entropy: Entropy, *,
-                site: str | None = None) -> object:
-        """Promote a new DC into ``source_dc``'s domain (see ``dcemu.repl.promote``)."""
+                site: str | None = None, read_only: bool = False) -> object:
+        """Promote a new DC (an RODC with ``read_only``) into ``source_dc``'s domain (dcemu.repl.promote)."""
         from .promote import promote_into
-        return promote_into(self, source_dc, path, name, entropy, site=site)
+        return promote_into(self, source_dc, path, name, entropy, site=site, read_only=read_only)
 
     # --- repadmin-like operations -------------------------------------------------------------------
     def replicate(self, dest: object, source: object, nc_guid: str | None = None, *, full: bool = False,

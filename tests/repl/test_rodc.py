@@ -48,8 +48,8 @@ def rodc_template(three_dc_template: Path, tmp_path_factory: pytest.TempPathFact
     for dc in dcs:
         fabric.add(dc)
     for name in RODCS:
-        dcs.append(promote_into(fabric, dcs[0], root / name / DIT, name, Entropy(dcemu_seed).fork(f"rodc:{name}"),
-                                read_only=True))
+        dcs.append(fabric.promote(dcs[0], root / name / DIT, name, Entropy(dcemu_seed).fork(f"rodc:{name}"),
+                                  read_only=True))
     fabric.run_kcc()
     fabric.converge()
     for dc in dcs:
