@@ -359,13 +359,16 @@ class Directory:
         stamped = self._stamped
         meta = obj.meta
         first = None     # version-1 stamps are alike: one shared (immutable) PropertyMeta
+        if created and not meta:        # a new object: every stamped attribute gets that one stamp
+            first = originating_stamp(None, usn=stamp.usn, time=stamp.time, invocation_id=inv)
+            for attr in changed:
+                keep = stamped.get(attr)
+                if keep or keep is None and self._is_stamped(attr):
+                    meta[attr] = first
+            changed = set()
         for attr in changed:
             keep = stamped.get(attr)
-            if keep is None:
-                sch = self.schema.find_attribute(attr)
-                keep = stamped[attr] = sch is not None and sch.replicated and not sch.constructed \
-                    and not sch.is_linked
-            if keep:
+            if keep or keep is None and self._is_stamped(attr):
                 current = meta.get(attr)
                 if current is None:
                     if first is None:
@@ -382,6 +385,13 @@ class Directory:
         for listener in list(self.change_listeners):
             listener(obj, stamp.usn)
         return obj
+
+    def _is_stamped(self, attr: str) -> bool:
+        """Does an originating write stamp ``attr`` (replicated, stored, not linked)? Memoised."""
+        sch = self.schema.find_attribute(attr)
+        keep = self._stamped[attr] = sch is not None and sch.replicated and not sch.constructed \
+            and not sch.is_linked
+        return keep
 
     def commit_replicated(self, obj: StoredObject, incoming: dict[str, PropertyMeta],
                           links: list[LinkValue] = (), *, old_dn: str | None = None,

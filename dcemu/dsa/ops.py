@@ -169,12 +169,25 @@ def _client_write_problem(schema: Schema, attr: str) -> Callable[[], Exception] 
 
 def _classes(d: Directory, names: list[Value], *, system: bool) -> tuple[str, list[str]]:
     """The structural class and the full objectClass value (chain + auxiliaries), MS-ADTS 3.1.1.2.4.1."""
+    if all(type(n) is str for n in names):      # a schema fact: cached per list of names
+        best, chain = _class_chain(d.schema, tuple(names), system)
+        return best, list(chain)
+    return _resolve_classes(d.schema, names, system=system)
+
+
+@lru_cache(maxsize=1024)
+def _class_chain(schema: Schema, names: tuple[str, ...], system: bool) -> tuple[str, tuple[str, ...]]:
+    best, chain = _resolve_classes(schema, list(names), system=system)
+    return best, tuple(chain)
+
+
+def _resolve_classes(schema: Schema, names: list[Value], *, system: bool) -> tuple[str, list[str]]:
     if not names:
         raise ObjectClassViolation(upd_err(0x2014, "03151A4A", 6002, "OBJ_CLASS_VIOLATION"))
     structural: list[str] = []
     auxiliary: list[str] = []
     for name in names:
-        cls = d.schema.cls(str(name))
+        cls = schema.cls(str(name))
         if cls.abstract and cls.ldap_display_name != "top":
             continue
         if cls.auxiliary:
@@ -184,16 +197,16 @@ def _classes(d: Directory, names: list[Value], *, system: bool) -> tuple[str, li
     if not structural:
         raise _class_violation()
     # The most specific structural class is the one whose chain contains all the others.
-    chains = {c: d.schema.class_chain(c) for c in structural}
+    chains = {c: schema.class_chain(c) for c in structural}
     best = max(structural, key=lambda c: len(chains[c]))
     if any(c not in chains[best] for c in structural):
         raise _class_violation("03151A54")
-    cls = d.schema.cls(best)
+    cls = schema.cls(best)
     if cls.system_only and not system:
         raise UnwillingToPerform(svc_err(0x20B2, "031A0F1E"))
     out = list(chains[best])
     for aux in auxiliary:
-        for c in d.schema.class_chain(aux):
+        for c in schema.class_chain(aux):
             if c not in out:
                 out.append(c)
     return best, out
