@@ -438,13 +438,14 @@ class Directory:
             obj.usn_created = stamp.usn
         obj.usn_changed = stamp.usn
         obj.attrs["whenChanged"] = [stamp.when]
-        made: dict[int, PropertyMeta] = {}     # attributes sharing an incoming stamp share the new one
-        meta = obj.meta
-        for attr, m in incoming.items():
-            new = made.get(id(m))
-            if new is None:
-                new = made[id(m)] = replicated_stamp(m, usn=stamp.usn)
-            meta[attr] = new
+        # Attributes sharing an incoming stamp share the new one (one write stamps many alike).
+        usn = stamp.usn
+        distinct = {id(m): m for m in incoming.values()}
+        if len(distinct) == 1:
+            obj.meta.update(dict.fromkeys(incoming, replicated_stamp(next(iter(distinct.values())), usn=usn)))
+        else:
+            made = {key: replicated_stamp(m, usn=usn) for key, m in distinct.items()}
+            obj.meta.update({attr: made[id(m)] for attr, m in incoming.items()})
         return stamp
 
     def commit_local(self, obj: StoredObject) -> StoredObject:

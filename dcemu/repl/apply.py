@@ -153,22 +153,20 @@ class _NewObjects:
         guid = entry.entinf.name.guid
         if entry.is_nc_prefix or guid in self.by_guid or not known.guid_absent(guid):
             return False
-        # One pass over the attributes: values, stamps (shared per write, as _incoming makes them).
-        values: dict[str, list] = {}
-        metas: dict[str, PropertyMeta] = {}
-        shared: dict[int, PropertyMeta] = {}
-        for attr, m in zip(entry.entinf.attrs, entry.meta_data, strict=True):
-            meta = shared.get(id(m))
-            if meta is None:
-                if m.uuid_dsa_originating == self.own:
-                    return False
-                meta = shared[id(m)] = PropertyMeta(m.dw_version, m.time_changed, m.uuid_dsa_originating,
-                                                    m.usn_originating, 0)
-            metas[attr.attr_typ] = meta
-            if attr.values:
-                values[attr.attr_typ] = list(attr.values)
+        # Values and stamps; the stamps of one write arrive as one shared object (as _incoming keeps them).
+        attrs, sent = entry.entinf.attrs, entry.meta_data
+        distinct = {id(m): m for m in sent}
+        if any(m.uuid_dsa_originating == self.own for m in distinct.values()):
+            return False
+        local = {key: PropertyMeta(m.dw_version, m.time_changed, m.uuid_dsa_originating, m.usn_originating, 0)
+                 for key, m in distinct.items()}
+        if len(local) == 1:
+            metas = dict.fromkeys([a.attr_typ for a in attrs], next(iter(local.values())))
+        else:
+            metas = {a.attr_typ: local[id(m)] for a, m in zip(attrs, sent, strict=True)}
         if "objectClass" not in metas:
             return False
+        values = {a.attr_typ: list(a.values) for a in attrs if a.values}
         source_dn = entry.entinf.name.string_name
         if "name" not in values or _is_deleted(values, source_dn):
             return False

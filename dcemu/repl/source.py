@@ -167,6 +167,11 @@ def _sent_attributes(schema: object) -> frozenset[str]:
                      if a.replicated and not a.constructed and not a.is_linked)
 
 
+def _seen(utd: dict[str, int], meta: object) -> bool:
+    seen = utd.get(meta.invocation_id)  # type: ignore[attr-defined]
+    return seen is not None and meta.orig_usn <= seen  # type: ignore[attr-defined]
+
+
 @lru_cache(maxsize=4096)
 def _sent_order(sent: frozenset[str], names: tuple[str, ...]) -> tuple[str, ...]:
     """The attributes of ``names`` that travel, in the order a reply lists them (sorted).
@@ -186,33 +191,30 @@ def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *, 
                 withheld: frozenset[str] = frozenset()) -> ReplEntInfList | None:
     """The REPLENTINFLIST for ``obj`` with the stamps ``utd`` lacks (None if nothing to send)."""
     sent = _sent_attributes(d.schema)
-    attrs: list[Attr] = []
-    metas: list[PropertyMetaDataExt] = []
-    # One write stamps many attributes alike, and the store hands such attributes one shared
-    # PropertyMeta: convert each distinct stamp once (keyed by identity, then by value).
-    by_id: dict[int, PropertyMetaDataExt] = {}
-    stamps: dict[tuple, PropertyMetaDataExt] = {}
-    values = obj.attrs
     all_meta = obj.meta
-    for name in _sent_order(sent, tuple(all_meta)):
-        meta = all_meta[name]
-        if utd:
-            seen = utd.get(meta.invocation_id)        # propagation dampening (R-REPL-24), inlined
-            if seen is not None and meta.orig_usn <= seen:
-                continue
-        ext = by_id.get(id(meta))
-        if ext is None:
-            key = (meta.version, meta.time, meta.invocation_id, meta.orig_usn)
-            ext = stamps.get(key)
-            if ext is None:
-                ext = stamps[key] = PropertyMetaDataExt(*key)
-            by_id[id(meta)] = ext
-        attrs.append(Attr(name, () if name in withheld else tuple(values.get(name, ()))))
-        metas.append(ext)
+    names = _sent_order(sent, tuple(all_meta))
+    if utd:      # propagation dampening (R-REPL-24): drop the stamps the destination has seen
+        names = tuple(n for n in names if not _seen(utd, all_meta[n]))
+    stamped = [all_meta[n] for n in names]
+    # One write stamps many attributes alike and the store hands them one shared PropertyMeta:
+    # convert each distinct stamp once (by identity, then by value).
+    distinct = {id(m): m for m in stamped}
+    if len(distinct) == 1:
+        m = stamped[0]
+        metas = (PropertyMetaDataExt(m.version, m.time, m.invocation_id, m.orig_usn),) * len(stamped)
+    else:
+        by_value: dict[tuple, PropertyMetaDataExt] = {}
+        ext = {}
+        for key, m in distinct.items():
+            row = (m.version, m.time, m.invocation_id, m.orig_usn)
+            ext[key] = by_value.get(row) or by_value.setdefault(row, PropertyMetaDataExt(*row))
+        metas = tuple(ext[id(m)] for m in stamped)
+    values = obj.attrs
+    attrs = [Attr(n, () if n in withheld else tuple(values.get(n, ()))) for n in names]
     if not attrs and not identity_only_if_empty:
         return None
     return ReplEntInfList(EntInf(DsName(obj.guid, obj.dn), ENTINF_FROM_MASTER, tuple(attrs)),
-                          is_nc_prefix=obj.nc == obj.guid, parent_guid=obj.parent, meta_data=tuple(metas))
+                          is_nc_prefix=obj.nc == obj.guid, parent_guid=obj.parent, meta_data=metas)
 
 
 def build_values(d: Directory, obj: StoredObject, utd: dict[str, int] | None,

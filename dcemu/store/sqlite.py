@@ -113,6 +113,10 @@ def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
     that), so stamps are told apart by identity first and only the few distinct ones by value.
     """
     distinct = {id(m): m for m in meta.values()}
+    if len(distinct) == 1:          # a new object, or one written once: one row for all
+        m = next(iter(distinct.values()))
+        return orjson.dumps({"s": [[m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn]],
+                             "a": dict.fromkeys(meta, 0)}).decode()
     position: dict[int, int] = {}
     table: list[list] = []
     rows: dict[tuple, int] = {}
