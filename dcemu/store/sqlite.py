@@ -23,120 +23,27 @@ simulated by the Hyper-V layer at the VM level, not by losing SQLite pages.
 # DIVERGENCE: synchronous=NORMAL, not FULL: durable against process death, not OS crash; a
 # per-commit fsync would cap writes at the disk's flush rate for no observable benefit here.
 
-Binary values are stored in the JSON as base64 (see ``_enc_values`` for the tagging that keeps
-text and bytes apart exactly, whatever the values hold).
+How an object's values and stamps are written into its row (JSON, base64 for binary values,
+descriptors by reference) is ``dcemu.store.rows``.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import orjson
 import sqlite_utils
 
-from ..errors import DcemuError
-from .interface import DuplicateName, LinkValue, PropertyMeta, StoredObject, Value
+from .interface import DuplicateName, LinkValue, StoredObject, Value
+from .rows import StoreError, decode_meta, decode_values, encode_meta, encode_values
 
 SCHEMA_VERSION = 2
-_BIN = "\x00"
-#: Attributes stored once in ``sds`` and referenced from rows (NTDS's single-instance SD table).
-_SINGLE_INSTANCE = "nTSecurityDescriptor"
 _ABSENT = object()     # not looked up yet
 _MISSING = object()    # looked up: no such state row
-
-
-class StoreError(DcemuError):
-    """The database file is missing, damaged or from another version."""
-
-
-def _enc_values(attrs: dict[str, list[Value]], intern: Callable[[bytes], str] | None = None) -> str:
-    """Values as JSON.  An attribute whose first value is binary is stored under ``#name`` with
-    its values in base64.  A value of the other kind in a list is tagged with a NUL prefix
-    (``NUL B`` + base64 bytes, ``NUL S`` + text), so any text, even one starting with NUL, survives.
-    With ``intern``, nTSecurityDescriptor is stored under ``$name`` as references into ``sds``."""
-    out: dict[str, list[str]] = {}
-    for name, values in attrs.items():
-        if not values:
-            out[name] = []
-            continue
-        first = values[0]
-        if type(first) is str:
-            # The common case first: one plain text value is stored as it is.
-            if len(values) == 1 and not (first and first[0] == _BIN):
-                out[name] = values
-            else:
-                out[name] = [(_BIN + "S" + v if v[:1] == _BIN else v) if type(v) is str
-                             else _BIN + "B" + base64.b64encode(v).decode() for v in values]
-        elif intern is not None and name == _SINGLE_INSTANCE and all(type(v) is not str for v in values):
-            out["$" + name] = [intern(v) for v in values]
-        else:
-            out["#" + name] = [base64.b64encode(v).decode() if type(v) is not str else _BIN + "S" + v
-                               for v in values]
-    return orjson.dumps(out).decode()
-
-
-def _tagged(v: str) -> Value:
-    return v[2:] if v[1:2] == "S" else base64.b64decode(v[2:])
-
-
-def _dec_values(text: str, resolve: Callable[[str], bytes] | None = None) -> dict[str, list[Value]]:
-    raw = orjson.loads(text)
-    if "\"#" not in text and "\\u0000" not in text and "\"$" not in text:
-        return raw
-    tagged = "\\u0000" in text
-    binary = [k for k in raw if k[:1] == "#"]
-    interned = [k for k in raw if k[:1] == "$"]
-    if tagged:
-        for name, values in raw.items():
-            if name[:1] != "#" and any(type(v) is str and v[:1] == _BIN for v in values):
-                raw[name] = [_tagged(v) if type(v) is str and v[:1] == _BIN else v for v in values]
-    for name in binary:
-        raw[name[1:]] = [_tagged(v) if v[:1] == _BIN else base64.b64decode(v) for v in raw.pop(name)]
-    for name in interned:
-        if resolve is None:
-            raise StoreError(f"{name[1:]} is stored by reference and no table was given to resolve it")
-        raw[name[1:]] = [resolve(ref) for ref in raw.pop(name)]
-    return raw
-
-
-def _enc_meta(meta: dict[str, PropertyMeta]) -> str:
-    """Stamps shared by several attributes (one write stamps many alike) are stored once:
-    ``{"s": [[version, time, invocationId, origUSN, localUSN], ...], "a": {attr: index}}``.
-
-    The DSA hands attributes stamped by one write one shared PropertyMeta (and decoding restores
-    that), so stamps are told apart by identity first and only the few distinct ones by value.
-    """
-    distinct = {id(m): m for m in meta.values()}
-    if len(distinct) == 1:          # a new object, or one written once: one row for all
-        m = next(iter(distinct.values()))
-        return orjson.dumps({"s": [[m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn]],
-                             "a": dict.fromkeys(meta, 0)}).decode()
-    position: dict[int, int] = {}
-    table: list[list] = []
-    rows: dict[tuple, int] = {}
-    for key, m in distinct.items():
-        row = (m.version, m.time, m.invocation_id, m.orig_usn, m.local_usn)
-        i = rows.get(row)
-        if i is None:
-            i = rows[row] = len(table)
-            table.append(list(row))
-        position[key] = i
-    return orjson.dumps({"s": table, "a": {attr: position[id(m)] for attr, m in meta.items()}}).decode()
-
-
-def _dec_meta(text: str) -> dict[str, PropertyMeta]:
-    raw = orjson.loads(text)
-    if "s" in raw and "a" in raw and isinstance(raw["a"], dict):
-        # Attributes stamped alike share one PropertyMeta: stamps are replaced, never edited in place.
-        shared = [PropertyMeta(*row) for row in raw["s"]]
-        return {attr: shared[i] for attr, i in raw["a"].items()}
-    return {k: PropertyMeta(*v) for k, v in raw.items()}
 
 
 def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
@@ -343,8 +250,8 @@ class SqliteStore:
     def _row(self, row: tuple) -> StoredObject:
         pending = self._pending_values.get(row[0]) if self._pending_values else None
         values = {k: list(v) for k, v in pending.items()} if pending is not None else \
-            _dec_values(row[7], self._resolve)
-        return StoredObject(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), values, _dec_meta(row[8]))
+            decode_values(row[7], self._resolve)
+        return StoredObject(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), values, decode_meta(row[8]))
 
     def get(self, guid: str) -> StoredObject | None:
         row = self._conn.execute(f"SELECT {self._COLS} FROM objects WHERE guid=?", (guid,)).fetchone()
@@ -372,7 +279,7 @@ class SqliteStore:
         index keys.  Another object already holding ``ndn`` raises DuplicateName.
         """
         row = (obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed, int(obj.deleted),
-               _enc_values(obj.attrs, self._intern), _enc_meta(obj.meta))
+               encode_values(obj.attrs, self._intern), encode_meta(obj.meta))
         conn = self._conn
         try:
             if new:     # a plain INSERT: cheaper than the upsert's RETURNING row
@@ -404,7 +311,7 @@ class SqliteStore:
                 "INSERT INTO objects (oid, guid, dn, ndn, parent, nc, usn_created, usn_changed, deleted, attrs,"
                 " meta) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(first + i, obj.guid, obj.dn, ndn, obj.parent, obj.nc, obj.usn_created, obj.usn_changed,
-                  int(obj.deleted), _enc_values(obj.attrs, intern), _enc_meta(obj.meta))
+                  int(obj.deleted), encode_values(obj.attrs, intern), encode_meta(obj.meta))
                  for i, (obj, ndn, _) in enumerate(rows)])
         except sqlite3.IntegrityError as exc:
             raise DuplicateName(", ".join(obj.dn for obj, _, _ in rows[:3])) from exc
@@ -425,7 +332,7 @@ class SqliteStore:
     def _flush_values(self) -> None:
         if self._pending_values:
             self._conn.executemany("UPDATE objects SET attrs=? WHERE guid=?",
-                                   [(_enc_values(attrs, self._intern), guid)
+                                   [(encode_values(attrs, self._intern), guid)
                                     for guid, attrs in self._pending_values.items()])
             self._pending_values.clear()
 

@@ -379,11 +379,11 @@ def test_property_usns_strictly_increase_and_stamps_match_the_commit(dc: DomainC
 def test_property_stored_values_round_trip_exactly(attrs) -> None:
     """Text and bytes, in any mix and with any content (NUL included), come back as they went in,
     with descriptors inline or interned by reference (``#``/``$`` never start an lDAPDisplayName)."""
-    from dcemu.store.sqlite import _dec_values, _enc_values
-    assert _dec_values(_enc_values(attrs)) == attrs
+    from dcemu.store.rows import decode_values, encode_values
+    assert decode_values(encode_values(attrs)) == attrs
     table: dict[str, bytes] = {}
 
     def intern(sd: bytes) -> str:
         table[sd.hex()] = sd
         return sd.hex()
-    assert _dec_values(_enc_values(attrs, intern), table.__getitem__) == attrs
+    assert decode_values(encode_values(attrs, intern), table.__getitem__) == attrs
