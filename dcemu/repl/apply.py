@@ -153,20 +153,10 @@ class _NewObjects:
         guid = entry.entinf.name.guid
         if entry.is_nc_prefix or guid in self.by_guid or not known.guid_absent(guid):
             return False
-        # Values and stamps; the stamps of one write arrive as one shared object (as _incoming keeps them).
-        attrs, sent = entry.entinf.attrs, entry.meta_data
-        distinct = {id(m): m for m in sent}
-        if any(m.uuid_dsa_originating == self.own for m in distinct.values()):
+        metas, distinct = _stamps(entry)
+        if "objectClass" not in metas or any(m.invocation_id == self.own for m in distinct):
             return False
-        local = {key: PropertyMeta(m.dw_version, m.time_changed, m.uuid_dsa_originating, m.usn_originating, 0)
-                 for key, m in distinct.items()}
-        if len(local) == 1:
-            metas = dict.fromkeys([a.attr_typ for a in attrs], next(iter(local.values())))
-        else:
-            metas = {a.attr_typ: local[id(m)] for a, m in zip(attrs, sent, strict=True)}
-        if "objectClass" not in metas:
-            return False
-        values = {a.attr_typ: list(a.values) for a in attrs if a.values}
+        values = {a.attr_typ: list(a.values) for a in entry.entinf.attrs if a.values}
         source_dn = entry.entinf.name.string_name
         if "name" not in values or _is_deleted(values, source_dn):
             return False
@@ -236,16 +226,23 @@ def _parents_first(entries: tuple[ReplEntInfList, ...]) -> list[ReplEntInfList]:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+def _stamps(entry: ReplEntInfList) -> tuple[dict[str, PropertyMeta], list[PropertyMeta]]:
+    """The entry's stamps as local PropertyMeta (attribute -> stamp), and the distinct ones.
+
+    Attributes stamped by one write arrive sharing one stamp object and keep sharing one here
+    (what stamping and storage rely on to do the work once per write).
+    """
+    attrs, sent = entry.entinf.attrs, entry.meta_data
+    local = {key: PropertyMeta(m.dw_version, m.time_changed, m.uuid_dsa_originating, m.usn_originating, 0)
+             for key, m in {id(m): m for m in sent}.items()}
+    if len(local) == 1:
+        return dict.fromkeys([a.attr_typ for a in attrs], next(iter(local.values()))), list(local.values())
+    return {a.attr_typ: local[id(m)] for a, m in zip(attrs, sent, strict=True)}, list(local.values())
+
+
 def _incoming(entry: ReplEntInfList) -> dict[str, tuple[tuple, PropertyMeta]]:
-    out: dict[str, tuple[tuple, PropertyMeta]] = {}
-    shared: dict[int, PropertyMeta] = {}      # attributes stamped by one write share one stamp object
-    for attr, m in zip(entry.entinf.attrs, entry.meta_data, strict=True):
-        meta = shared.get(id(m))
-        if meta is None:
-            meta = shared[id(m)] = PropertyMeta(m.dw_version, m.time_changed, m.uuid_dsa_originating,
-                                                m.usn_originating, 0)
-        out[attr.attr_typ] = (attr.values, meta)
-    return out
+    metas, _ = _stamps(entry)
+    return {a.attr_typ: (a.values, metas[a.attr_typ]) for a in entry.entinf.attrs}
 
 
 def _rdn_attr(d: Directory, dn: str) -> str:
