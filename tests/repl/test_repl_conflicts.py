@@ -57,6 +57,16 @@ def delete(dc, guid, *, tree: bool = False) -> None:
     ops.delete(d, f"<GUID={guid}>")
 
 
+def deleted_everywhere(lab, guids, *, tree: bool = False) -> None:
+    """Samba's closing step: delete the test objects on DC1, replicate to DC2, tombstones on both."""
+    for guid in guids:
+        delete(lab.dc1, guid, tree=tree)
+    replicate(lab, lab.dc2, lab.dc1)
+    for dc in (lab.dc1, lab.dc2):
+        for guid in guids:
+            check_deleted(dc, guid)
+
+
 def test_ReplEnabled(lab) -> None:
     assert lab.pull(lab.dc1, lab.dc2).ok
 
@@ -108,12 +118,7 @@ def test_ReplConflictsRemoteWin(lab) -> None:
     # The mangling is an originating write on DC1: DC2 learns it by replication (R-REPL-12).
     replicate(lab, lab.dc2, lab.dc1)
     assert name_of(lab.dc2, ou1) == name_of(lab.dc1, ou1)
-    delete(lab.dc1, ou1)
-    delete(lab.dc1, ou2)
-    replicate(lab, lab.dc2, lab.dc1)
-    for dc in (lab.dc1, lab.dc2):
-        check_deleted(dc, ou1)
-        check_deleted(dc, ou2)
+    deleted_everywhere(lab, (ou1, ou2))
 
 
 def test_ReplConflictsLocalWin(lab) -> None:
@@ -130,12 +135,7 @@ def test_ReplConflictsLocalWin(lab) -> None:
     # The incoming loser's rename is originating on DC1 (version 2, DC1's invocationId).
     meta = lab.dc1.directory.get(ou2).meta["name"]
     assert meta.version == 2 and meta.invocation_id == lab.dc1.directory.invocation_id
-    delete(lab.dc1, ou1)
-    delete(lab.dc1, ou2)
-    replicate(lab, lab.dc2, lab.dc1)
-    for dc in (lab.dc1, lab.dc2):
-        check_deleted(dc, ou1)
-        check_deleted(dc, ou2)
+    deleted_everywhere(lab, (ou1, ou2))
 
 
 def test_ReplConflictsRemoteWin_with_child(lab) -> None:
@@ -181,12 +181,7 @@ def test_ReplConflictsRenameRemoteWin(lab, with_child: bool) -> None:
     if with_child:
         assert lab.dc1.directory.get(child1).dn.startswith("OU=Test Child,")
         assert lab.dc1.directory.get(child2).dn.endswith(lab.dc1.directory.get(ou2).dn)
-    delete(lab.dc1, ou1, tree=with_child)
-    delete(lab.dc1, ou2, tree=with_child)
-    replicate(lab, lab.dc2, lab.dc1)
-    for dc in (lab.dc1, lab.dc2):
-        check_deleted(dc, ou1)
-        check_deleted(dc, ou2)
+    deleted_everywhere(lab, (ou1, ou2), tree=with_child)
 
 
 def test_ReplConflictsRenameLocalWin(lab) -> None:
@@ -202,12 +197,7 @@ def test_ReplConflictsRenameLocalWin(lab) -> None:
     assert name_of(lab.dc1, ou1) == "Test Rename Local Conflict 3"
     for guid in (ou1, ou2):
         check_name_matches_dn(lab.dc1, guid)
-    delete(lab.dc1, ou1)
-    delete(lab.dc1, ou2)
-    replicate(lab, lab.dc2, lab.dc1)
-    for dc in (lab.dc1, lab.dc2):
-        check_deleted(dc, ou1)
-        check_deleted(dc, ou2)
+    deleted_everywhere(lab, (ou1, ou2))
 
 
 def test_ReplLostAndFound(lab) -> None:
