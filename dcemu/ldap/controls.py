@@ -33,11 +33,20 @@ SORT_RESPONSE_OID = "1.2.840.113556.1.4.474"  # RFC 2891
 EXTENDED_DN_OID = "1.2.840.113556.1.4.529"  # MS-ADTS 3.1.1.3.4.1.5
 DOMAIN_SCOPE_OID = "1.2.840.113556.1.4.1339"  # MS-ADTS 3.1.1.3.4.1.8
 PERMISSIVE_MODIFY_OID = "1.2.840.113556.1.4.1413"  # MS-ADTS 3.1.1.3.4.1.2
+SHOW_RECYCLED_OID = "1.2.840.113556.1.4.2064"  # MS-ADTS 3.1.1.3.4.1.26
+SHOW_DEACTIVATED_LINK_OID = "1.2.840.113556.1.4.2065"  # MS-ADTS 3.1.1.3.4.1.27
+SEARCH_OPTIONS_OID = "1.2.840.113556.1.4.1340"  # MS-ADTS 3.1.1.3.4.1.12
+LAZY_COMMIT_OID = "1.2.840.113556.1.4.619"  # MS-ADTS 3.1.1.3.4.1.7
+
+#: LDAP_SERVER_SEARCH_OPTIONS_OID flags (MS-ADTS 3.1.1.3.4.1.12).
+SERVER_SEARCH_FLAG_DOMAIN_SCOPE = 0x1
+SERVER_SEARCH_FLAG_PHANTOM_ROOT = 0x2
 
 #: Request controls this layer can decode (what a rootDSE's supportedControl may list).
 SUPPORTED_CONTROLS: tuple[str, ...] = (
     PAGED_RESULTS_OID, SD_FLAGS_OID, SHOW_DELETED_OID, TREE_DELETE_OID, SORT_REQUEST_OID,
-    EXTENDED_DN_OID, DOMAIN_SCOPE_OID, PERMISSIVE_MODIFY_OID,
+    EXTENDED_DN_OID, DOMAIN_SCOPE_OID, PERMISSIVE_MODIFY_OID, SHOW_RECYCLED_OID, SHOW_DEACTIVATED_LINK_OID,
+    SEARCH_OPTIONS_OID, LAZY_COMMIT_OID,
 )
 
 
@@ -226,6 +235,46 @@ class ShowDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class Marker:
+    """A control whose presence is its whole meaning (no value): show recycled (3.1.1.3.4.1.26),
+    show deactivated link (3.1.1.3.4.1.27), lazy commit (3.1.1.3.4.1.7)."""
+
+    oid: str
+    criticality: bool = False
+
+    def to_control(self) -> Control:
+        return _control(self.oid, self.criticality, None)
+
+
+def _marker(oid: str) -> Callable[[bytes | None, bool], Marker]:
+    def decode(value: bytes | None, criticality: bool) -> Marker:
+        return Marker(oid, criticality)
+    return decode
+
+
+# LDAP_SERVER_SEARCH_OPTIONS ::= SEQUENCE { SearchOptions INTEGER }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """Search options (MS-ADTS 3.1.1.3.4.1.12): DOMAIN_SCOPE (1) and PHANTOM_ROOT (2)."""
+
+    flags: int
+    criticality: bool = False
+    oid = SEARCH_OPTIONS_OID
+
+    def to_control(self) -> Control:
+        return _control(self.oid, self.criticality, ber.encode_sequence(ber.encode_integer(self.flags)))
+
+    @classmethod
+    def from_value(cls, value: bytes | None, criticality: bool) -> SearchOptions:
+        s, e = _open_sequence(value)
+        flags, p = ber.read_integer(value, s, e, INTEGER, "search options")  # type: ignore[arg-type]
+        ber.expect_end(p, e, "search options value")
+        return cls(flags, criticality)
+
+
+@dataclass(frozen=True, slots=True)
 class TreeDelete:
     """Delete a whole subtree in one DelRequest; no value."""
 
@@ -271,7 +320,7 @@ class PermissiveModify:
 
 
 KnownControl = (PagedResults | SDFlags | ExtendedDN | SortRequest | SortResponse | ShowDeleted | TreeDelete
-                | DomainScope | PermissiveModify)
+                | DomainScope | PermissiveModify | Marker | SearchOptions)
 
 _CODECS: dict[str, Callable[[bytes | None, bool], KnownControl]] = {
     PAGED_RESULTS_OID: PagedResults.from_value,
@@ -280,6 +329,10 @@ _CODECS: dict[str, Callable[[bytes | None, bool], KnownControl]] = {
     SORT_REQUEST_OID: SortRequest.from_value,
     SORT_RESPONSE_OID: SortResponse.from_value,
     SHOW_DELETED_OID: ShowDeleted.from_value,
+    SHOW_RECYCLED_OID: _marker(SHOW_RECYCLED_OID),
+    SHOW_DEACTIVATED_LINK_OID: _marker(SHOW_DEACTIVATED_LINK_OID),
+    LAZY_COMMIT_OID: _marker(LAZY_COMMIT_OID),
+    SEARCH_OPTIONS_OID: SearchOptions.from_value,
     TREE_DELETE_OID: TreeDelete.from_value,
     DOMAIN_SCOPE_OID: DomainScope.from_value,
     PERMISSIVE_MODIFY_OID: PermissiveModify.from_value,

@@ -28,7 +28,8 @@ MAX_PAGE_SIZE = 1000
 #: AD's MaxQueryDuration policy (seconds).
 MAX_QUERY_DURATION = 120
 SEARCH_CONTROLS = (C.PAGED_RESULTS_OID, C.SD_FLAGS_OID, C.SHOW_DELETED_OID, C.SORT_REQUEST_OID,
-                   C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID)
+                   C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID, C.SHOW_RECYCLED_OID, C.SHOW_DEACTIVATED_LINK_OID,
+                   C.SEARCH_OPTIONS_OID, C.LAZY_COMMIT_OID)
 SUPPORTED_CONTROLS = C.SUPPORTED_CONTROLS
 SUBSCHEMA_ATTRIBUTES = {"attributetypes": "attributeTypes", "objectclasses": "objectClasses",
                         "ditcontentrules": "dITContentRules"}
@@ -69,9 +70,15 @@ class SearchHandler:
         sd = controls.get(C.SD_FLAGS_OID)
         ext = controls.get(C.EXTENDED_DN_OID)
         sort = controls.get(C.SORT_REQUEST_OID)
+        options = controls.get(C.SEARCH_OPTIONS_OID)
+        option_flags = options.flags if options is not None else 0
+        # DIVERGENCE: the Recycle Bin is not modelled, so a deleted object is a tombstone from the
+        # start and show_recycled (which shows tombstones and recycled objects) equals show_deleted.
         spec = SearchSpec(req.base_object, int(req.scope), req.filter, list(req.attributes),
-                          show_deleted=C.SHOW_DELETED_OID in controls,
-                          domain_scope=C.DOMAIN_SCOPE_OID in controls,
+                          show_deleted=C.SHOW_DELETED_OID in controls or C.SHOW_RECYCLED_OID in controls,
+                          domain_scope=C.DOMAIN_SCOPE_OID in controls
+                          or bool(option_flags & C.SERVER_SEARCH_FLAG_DOMAIN_SCOPE),
+                          phantom_root=bool(option_flags & C.SERVER_SEARCH_FLAG_PHANTOM_ROOT),
                           sort_keys=[(k.attribute_type, k.reverse_order) for k in sort.keys[:1]] if sort else [])
         paged = controls.get(C.PAGED_RESULTS_OID)
         out: list[bytes] = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..dsa import rodc
+from ..dsa import rodc, undelete
 from ..errors import (
     BIND_REQUIRED_TEXT,
     InsufficientAccessRights,
@@ -60,7 +60,8 @@ if TYPE_CHECKING:
 
 WHOAMI_OID = "1.3.6.1.4.1.4203.1.11.3"
 STARTTLS_OID = "1.3.6.1.4.1.1466.20037"
-WRITE_CONTROLS = (C.TREE_DELETE_OID, C.PERMISSIVE_MODIFY_OID, C.SD_FLAGS_OID, C.DOMAIN_SCOPE_OID)
+WRITE_CONTROLS = (C.TREE_DELETE_OID, C.PERMISSIVE_MODIFY_OID, C.SD_FLAGS_OID, C.DOMAIN_SCOPE_OID, C.SHOW_DELETED_OID,
+                  C.SHOW_RECYCLED_OID, C.SHOW_DEACTIVATED_LINK_OID, C.LAZY_COMMIT_OID)
 UNICODEPWD_NEEDS_PROTECTION = svc_err(0x1F, "031A12D2")
 
 
@@ -151,6 +152,12 @@ class LdapSession:
             self.require_writer()
             enable_pool_allocation(self.dc.directory)   # R-RID-32: the one client write of this system-only flag
             return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
+        if _shows_deleted(controls):
+            target = self.dc.directory.find(req.object)
+            if target is not None and target.deleted:
+                self.require_writer()   # Reanimate-Tombstones: held by the administrators (MS-ADTS 3.1.1.5.3.7.3)
+                undelete.undelete(self.dc.directory, target, changes)
+                return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
         touches_password = any(c.attr.lower() == "unicodepwd" for c in changes)
         only_password = all(c.attr.lower() == "unicodepwd" for c in changes)
         self.require_writer(req.object, password_change=only_password)
@@ -194,8 +201,12 @@ class LdapSession:
     def _modify_dn(self, conn: ServerConnection, msg: LDAPMessage) -> bytes:
         from ..dsa import ops
         req: ModifyDNRequest = msg.protocol_op
-        C.decode_controls(msg.controls, allowed=WRITE_CONTROLS)
+        controls = C.decode_controls(msg.controls, allowed=WRITE_CONTROLS)
         self.require_writer()
+        if _shows_deleted(controls):
+            target = self.dc.directory.find(req.entry)
+            if target is not None and target.deleted:
+                raise undelete.refuse_tombstone_write()   # a tombstone moves only by an undelete modify
         ops.modify_dn(self.dc.directory, req.entry, req.newrdn, delete_old_rdn=req.deleteoldrdn,
                       new_superior=req.new_superior)
         return conn.send(LDAPMessage(msg.message_id, ModifyDNResponse(0)))
@@ -229,6 +240,10 @@ class LdapSession:
 
 
 _MOD_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
+
+
+def _shows_deleted(controls: dict) -> bool:
+    return C.SHOW_DELETED_OID in controls or C.SHOW_RECYCLED_OID in controls
 
 
 def _is_ceiling_override(dc: DomainController, dn: str, changes: list) -> bool:
