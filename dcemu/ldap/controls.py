@@ -37,6 +37,7 @@ SHOW_RECYCLED_OID = "1.2.840.113556.1.4.2064"  # MS-ADTS 3.1.1.3.4.1.26
 SHOW_DEACTIVATED_LINK_OID = "1.2.840.113556.1.4.2065"  # MS-ADTS 3.1.1.3.4.1.27
 SEARCH_OPTIONS_OID = "1.2.840.113556.1.4.1340"  # MS-ADTS 3.1.1.3.4.1.12
 LAZY_COMMIT_OID = "1.2.840.113556.1.4.619"  # MS-ADTS 3.1.1.3.4.1.7
+DIRSYNC_OID = "1.2.840.113556.1.4.841"  # MS-ADTS 3.1.1.3.4.1.3
 
 #: LDAP_SERVER_SEARCH_OPTIONS_OID flags (MS-ADTS 3.1.1.3.4.1.12).
 SERVER_SEARCH_FLAG_DOMAIN_SCOPE = 0x1
@@ -46,7 +47,7 @@ SERVER_SEARCH_FLAG_PHANTOM_ROOT = 0x2
 SUPPORTED_CONTROLS: tuple[str, ...] = (
     PAGED_RESULTS_OID, SD_FLAGS_OID, SHOW_DELETED_OID, TREE_DELETE_OID, SORT_REQUEST_OID,
     EXTENDED_DN_OID, DOMAIN_SCOPE_OID, PERMISSIVE_MODIFY_OID, SHOW_RECYCLED_OID, SHOW_DEACTIVATED_LINK_OID,
-    SEARCH_OPTIONS_OID, LAZY_COMMIT_OID,
+    SEARCH_OPTIONS_OID, LAZY_COMMIT_OID, DIRSYNC_OID,
 )
 
 
@@ -274,6 +275,36 @@ class SearchOptions:
         return cls(flags, criticality)
 
 
+# DirSyncRequestValue  ::= SEQUENCE { Flags INTEGER, MaxBytes INTEGER, Cookie OCTET STRING }
+# DirSyncResponseValue ::= SEQUENCE { MoreResults INTEGER, unused INTEGER, CookieServer OCTET STRING }
+
+
+@dataclass(frozen=True, slots=True)
+class DirSync:
+    """DirSync request (flags, max bytes, cookie) or response (more results, 0, cookie)."""
+
+    flags: int
+    max_bytes: int = 0
+    cookie: bytes = b""
+    criticality: bool = False
+    oid = DIRSYNC_OID
+
+    def to_control(self) -> Control:
+        value = ber.encode_sequence(ber.encode_integer(self.flags), ber.encode_integer(self.max_bytes),
+                                    ber.encode_octets(self.cookie))
+        return _control(self.oid, self.criticality, value)
+
+    @classmethod
+    def from_value(cls, value: bytes | None, criticality: bool) -> DirSync:
+        s, e = _open_sequence(value)
+        flags, p = ber.read_integer(value, s, e, INTEGER, "dirsync flags")  # type: ignore[arg-type]
+        max_bytes, p = ber.read_integer(value, p, e, INTEGER, "dirsync max bytes")  # type: ignore[arg-type]
+        cookie, p = ber.read_octets(value, p, e, OCTET_STRING, "dirsync cookie")  # type: ignore[arg-type]
+        ber.expect_end(p, e, "dirsync value")
+        # Flags is a 32-bit field sent as a signed INTEGER (INCREMENTAL_VALUES is the sign bit).
+        return cls(flags & 0xFFFFFFFF, max_bytes, bytes(cookie), criticality)
+
+
 @dataclass(frozen=True, slots=True)
 class TreeDelete:
     """Delete a whole subtree in one DelRequest; no value."""
@@ -320,7 +351,7 @@ class PermissiveModify:
 
 
 KnownControl = (PagedResults | SDFlags | ExtendedDN | SortRequest | SortResponse | ShowDeleted | TreeDelete
-                | DomainScope | PermissiveModify | Marker | SearchOptions)
+                | DomainScope | PermissiveModify | Marker | SearchOptions | DirSync)
 
 _CODECS: dict[str, Callable[[bytes | None, bool], KnownControl]] = {
     PAGED_RESULTS_OID: PagedResults.from_value,
@@ -333,6 +364,7 @@ _CODECS: dict[str, Callable[[bytes | None, bool], KnownControl]] = {
     SHOW_DEACTIVATED_LINK_OID: _marker(SHOW_DEACTIVATED_LINK_OID),
     LAZY_COMMIT_OID: _marker(LAZY_COMMIT_OID),
     SEARCH_OPTIONS_OID: SearchOptions.from_value,
+    DIRSYNC_OID: DirSync.from_value,
     TREE_DELETE_OID: TreeDelete.from_value,
     DOMAIN_SCOPE_OID: DomainScope.from_value,
     PERMISSIVE_MODIFY_OID: PermissiveModify.from_value,

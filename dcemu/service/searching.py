@@ -19,6 +19,7 @@ from ..ldap import controls as C
 from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
 from ..store.interface import Value
+from . import dirsync_glue
 
 if TYPE_CHECKING:
     from ..ldap.connection import ServerConnection
@@ -29,7 +30,7 @@ MAX_PAGE_SIZE = 1000
 MAX_QUERY_DURATION = 120
 SEARCH_CONTROLS = (C.PAGED_RESULTS_OID, C.SD_FLAGS_OID, C.SHOW_DELETED_OID, C.SORT_REQUEST_OID,
                    C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID, C.SHOW_RECYCLED_OID, C.SHOW_DEACTIVATED_LINK_OID,
-                   C.SEARCH_OPTIONS_OID, C.LAZY_COMMIT_OID)
+                   C.SEARCH_OPTIONS_OID, C.LAZY_COMMIT_OID, C.DIRSYNC_OID)
 SUPPORTED_CONTROLS = C.SUPPORTED_CONTROLS
 SUBSCHEMA_ATTRIBUTES = {"attributetypes": "attributeTypes", "objectclasses": "objectClasses",
                         "ditcontentrules": "dITContentRules"}
@@ -67,6 +68,8 @@ class SearchHandler:
         if req.base_object == "" and int(req.scope) == 0:
             return self._root_dse(conn, msg, req)
         self.session.require_bound()
+        if C.DIRSYNC_OID in controls:
+            return dirsync_glue.answer(self, conn, msg, req, controls)
         sd = controls.get(C.SD_FLAGS_OID)
         ext = controls.get(C.EXTENDED_DN_OID)
         sort = controls.get(C.SORT_REQUEST_OID)
