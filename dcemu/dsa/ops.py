@@ -86,6 +86,7 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
     rdn_type, rdn_value = dnmod.rdn(dn)
     values = _canonical(d, attrs, system=system)
     if not system:
+        _drop_ignored_on_add(values, rdn_value)
         _check_client_writable(d, values)
     if d.peek(dn) is not None:
         raise _entry_exists(dn)
@@ -146,6 +147,24 @@ def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]], *, system: bo
         if not canon:
             out.pop(sch.ldap_display_name)
     return out
+
+
+#: Attributes a client may send on add that AD drops, as Windows does: the DSA sets them itself
+#: (MS-ADTS 3.1.1.5.2.2: uSNChanged, uSNCreated, whenCreated, whenChanged are the server's).
+_IGNORED_ON_ADD = ("uSNChanged", "uSNCreated", "whenCreated", "whenChanged")
+
+
+def _drop_ignored_on_add(values: dict[str, list[Value]], rdn_value: str) -> None:
+    """Drop what AD accepts on add and ignores: the server-kept stamps, ``isDeleted: FALSE``, and a
+    ``name`` that repeats the RDN (the DSA writes name from the RDN either way)."""
+    for attr in _IGNORED_ON_ADD:
+        values.pop(attr, None)
+    deleted = values.get("isDeleted")
+    if deleted is not None and [str(v).upper() for v in deleted] == ["FALSE"]:
+        del values["isDeleted"]
+    name = values.get("name")
+    if name is not None and len(name) == 1 and str(name[0]).lower() == rdn_value.lower():
+        del values["name"]
 
 
 def _check_client_writable(d: Directory, values: Mapping[str, list[Value]]) -> None:

@@ -387,3 +387,19 @@ def test_property_stored_values_round_trip_exactly(attrs) -> None:
         table[sd.hex()] = sd
         return sd.hex()
     assert decode_values(encode_values(attrs, intern), table.__getitem__) == attrs
+
+
+def test_add_ignores_what_ad_ignores_and_still_refuses_the_rest(dc: DomainController) -> None:
+    """MS-ADTS 3.1.1.5.2.2: uSNChanged/uSNCreated/whenCreated are the server's, ``isDeleted: FALSE``
+    and a ``name`` equal to the RDN are accepted on add and dropped (Samba's deletetest and
+    tombstone_reanimation send them to Windows); isDeleted TRUE and a different name are refused."""
+    d = dc.directory
+    dn = f"CN=ignored,CN=Users,{dc.domain_dn}"
+    obj = ops.add(d, dn, {"objectClass": ["container"], "isDeleted": ["FALSE"], "name": ["ignored"],
+                          "uSNChanged": ["1"], "uSNCreated": ["1"], "whenCreated": ["20000101000000.0Z"]})
+    assert obj.usn_created > 1 and "isDeleted" not in obj.attrs and obj.first("name") == "ignored"
+    assert str(obj.first("whenCreated")) != "20000101000000.0Z"
+    with pytest.raises(ConstraintViolation):
+        ops.add(d, f"CN=tomb,CN=Users,{dc.domain_dn}", {"objectClass": ["container"], "isDeleted": ["TRUE"]})
+    with pytest.raises(ConstraintViolation):
+        ops.add(d, f"CN=other,CN=Users,{dc.domain_dn}", {"objectClass": ["container"], "name": ["different"]})
