@@ -403,3 +403,25 @@ def test_add_ignores_what_ad_ignores_and_still_refuses_the_rest(dc: DomainContro
         ops.add(d, f"CN=tomb,CN=Users,{dc.domain_dn}", {"objectClass": ["container"], "isDeleted": ["TRUE"]})
     with pytest.raises(ConstraintViolation):
         ops.add(d, f"CN=other,CN=Users,{dc.domain_dn}", {"objectClass": ["container"], "name": ["different"]})
+
+
+def test_is_critical_system_object_follows_the_account_type(dc: DomainController) -> None:
+    """MS-SAMR 3.1.1.8.10 as Windows applies it (Samba's sam.py isCriticalSystemObject tests): a new
+    computer says FALSE, a DC's account (server trust, or RODC = workstation + partial secrets) TRUE;
+    a user without userAccountControl has none; a UAC write to a DC's type sets TRUE, to a
+    workstation's FALSE, and to a normal account leaves it."""
+    d = dc.directory
+    comps = f"CN=Computers,{dc.domain_dn}"
+    assert ops.add(d, f"CN=ws1,{comps}", {"objectClass": ["computer"]}).first("isCriticalSystemObject") == "FALSE"
+    rodc = ops.add(d, f"CN=ro1,{comps}", {"objectClass": ["computer"], "userAccountControl": [str(0x1000 | 0x4000000)]})
+    assert rodc.first("isCriticalSystemObject") == "TRUE"
+    srv = ops.add(d, f"CN=srv1,{comps}", {"objectClass": ["computer"], "userAccountControl": ["8192"]})
+    assert srv.first("isCriticalSystemObject") == "TRUE"
+    srv = ops.modify(d, srv.dn, [Change("replace", "userAccountControl", ("544",))])
+    assert srv.first("isCriticalSystemObject") == "TRUE"
+    srv = ops.modify(d, srv.dn, [Change("replace", "userAccountControl", ("4096",))])
+    assert srv.first("isCriticalSystemObject") == "FALSE"
+    user = ops.add(d, f"CN=u1,CN=Users,{dc.domain_dn}", {"objectClass": ["user"]})
+    assert user.first("isCriticalSystemObject") is None
+    user = ops.modify(d, user.dn, [Change("replace", "userAccountControl", ("4096",))])
+    assert user.first("isCriticalSystemObject") == "FALSE"
