@@ -30,6 +30,7 @@ from ..errors import (
     NotAllowedOnRdn,
     ObjectClassModsProhibited,
     ObjectClassViolation,
+    Other,
     UnwillingToPerform,
     atr_err,
     name_err,
@@ -445,13 +446,13 @@ def delete(d: Directory, dn: str, *, tree: bool = False, system: bool = False) -
     """Delete by turning the object into a tombstone (MS-ADTS 3.1.1.5.5, R-REPL-14)."""
     d.guard_write("delete")
     obj = d.require(dn)
-    _check_deletable(d, obj, system)
+    _check_deletable(d, obj, system, tree=tree)
     if d.store.has_children(obj.guid):
         if not tree:
             raise NotAllowedOnNonLeaf(upd_err(0x208C, "0C0A0B02", 6003, "CANT_ON_NON_LEAF"))
         victims = [o for o in d.store.subtree(dnmod.normalize(obj.dn)) if not o.deleted]
         for victim in victims:
-            _check_deletable(d, victim, system)
+            _check_deletable(d, victim, system, tree=True)
         with d.store.transaction():
             for victim in reversed(victims):
                 tombstones.make_tombstone(d, victim)
@@ -460,11 +461,22 @@ def delete(d: Directory, dn: str, *, tree: bool = False, system: bool = False) -
         tombstones.make_tombstone(d, obj)
 
 
-def _check_deletable(d: Directory, obj: StoredObject, system: bool) -> None:
+def _check_deletable(d: Directory, obj: StoredObject, system: bool, *, tree: bool = False) -> None:
+    """MS-ADTS 3.1.1.5.5.3 / 3.1.1.5.5.7.2: systemFlags DISALLOW_DELETE and NC heads are never
+    deleted; isCriticalSystemObject blocks only a tree delete; a domain principal whose RID is
+    below 1000 (Administrator, Domain Admins, ...) is refused by SAM with ``other`` (80), as Windows
+    answers Samba's sam.py test_protected_sid_objects."""
+    if system:
+        return
     flags = int(obj.first("systemFlags", "0") or 0) & 0xFFFFFFFF
     critical = str(obj.first("isCriticalSystemObject", "FALSE")).upper() == "TRUE"
-    if not system and (flags & FLAG_DISALLOW_DELETE or critical or obj.nc == obj.guid):
+    if flags & FLAG_DISALLOW_DELETE or obj.nc == obj.guid or (tree and critical):
         raise UnwillingToPerform(svc_err(0x2035, "031A1254"))
+    sid = obj.first("objectSid")
+    if isinstance(sid, bytes | bytearray) and len(sid) >= 12 and sid[1] >= 4:
+        rid = int.from_bytes(bytes(sid[-4:]), "little")
+        if rid < 1000 and bytes(sid[2:8]) == b"\x00\x00\x00\x00\x00\x05" and bytes(sid[8:12]) == (21).to_bytes(4, "little"):
+            raise Other(svc_err(0x2035, "031A1254"))
 
 
 # --- modify DN -------------------------------------------------------------------------------

@@ -425,3 +425,20 @@ def test_is_critical_system_object_follows_the_account_type(dc: DomainController
     assert user.first("isCriticalSystemObject") is None
     user = ops.modify(d, user.dn, [Change("replace", "userAccountControl", ("4096",))])
     assert user.first("isCriticalSystemObject") == "FALSE"
+
+
+def test_critical_objects_block_only_tree_deletes_and_low_rids_are_protected(dc: DomainController) -> None:
+    """MS-ADTS 3.1.1.5.5.7.2: isCriticalSystemObject refuses a tree delete only; a domain principal
+    with a RID below 1000 is never deleted (Windows answers ``other``, Samba's test_protected_sid_objects)."""
+    from dcemu.errors import Other
+    d = dc.directory
+    comps = f"CN=Computers,{dc.domain_dn}"
+    ops.add(d, f"CN=srvx,{comps}", {"objectClass": ["computer"], "userAccountControl": ["8192"]})
+    ops.add(d, f"OU=Tree,{dc.domain_dn}", {"objectClass": ["organizationalUnit"]})
+    ops.add(d, f"CN=srvy,OU=Tree,{dc.domain_dn}", {"objectClass": ["computer"], "userAccountControl": ["8192"]})
+    with pytest.raises(UnwillingToPerform):
+        ops.delete(d, f"OU=Tree,{dc.domain_dn}", tree=True)       # a critical object inside
+    ops.delete(d, f"CN=srvx,{comps}")                              # a plain delete of one is allowed
+    for name in ("Administrator", "Domain Admins"):
+        with pytest.raises(Other):
+            ops.delete(d, f"CN={name},CN=Users,{dc.domain_dn}")
