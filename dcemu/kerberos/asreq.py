@@ -217,10 +217,16 @@ def handle_as(ctx: KdcContext, req: Any) -> bytes:
         flags.append(TicketFlags.forwardable.value)
     if KDCOptions.proxiable.value in opts:
         flags.append(TicketFlags.proxiable.value)
-    renewable = KDCOptions.renewable.value in opts or KDCOptions.renewable_ok.value in opts
+    renewable = KDCOptions.renewable.value in opts
+    end, renew = lifetimes(now, body, TGT_LIFETIME, renewable)
+    if not renewable and KDCOptions.renewable_ok.value in opts and body["till"].hasValue():
+        # RFC 4120 3.1.3: RENEWABLE-OK turns a till beyond the maximum lifetime into a renewable ticket
+        # whose renew-till is that till.
+        till = parse_time(body["till"])
+        if till > end:
+            renewable, renew = True, min(till, now + RENEW_LIFETIME)
     if renewable:
         flags.append(TicketFlags.renewable.value)
-    end, renew = lifetimes(now, body, TGT_LIFETIME, renewable)
     key = ctx.session_key(session_etype)
     data = TicketData(sorted(flags), key, ctx.realm, cname, now, now, end, renew, None)
     service_key = crypto.Key(ticket_etype, service.keys[ticket_etype])

@@ -60,9 +60,11 @@ class _Fail(Exception):
 class KpasswdService:
     """The password-change service of one DC, sharing its KDC's context."""
 
-    def __init__(self, kdc: Kdc, entropy: Entropy) -> None:
+    def __init__(self, kdc: Kdc, entropy: Entropy, address: bytes = b"\x7f\x00\x00\x01") -> None:
         self.ctx = kdc.ctx
         self.entropy = entropy
+        self.address = address       # the server's IPv4 address: the KRB-PRIV s-address (RFC 4120 5.7.1)
+        self._seq = 0
 
     def handle(self, data: bytes) -> bytes:
         try:
@@ -75,7 +77,7 @@ class KpasswdService:
             return self._reply(b"", None, KRB5_KPASSWD_MALFORMED, "bad request framing")
         try:
             ap_rep, subkey, client = self._accept(ap_bytes)
-        except (_Fail, KdcError, PyAsn1Error, ValueError) as exc:
+        except (_Fail, KdcError, PyAsn1Error, ValueError, KeyError, crypto.InvalidChecksum) as exc:
             return self._reply(b"", None, KRB5_KPASSWD_AUTHERROR, str(exc))
         try:
             password, target = self._new_password(priv_bytes, subkey, version)
@@ -86,7 +88,7 @@ class KpasswdService:
             self._set(target, password)
         except _Fail as exc:
             return self._reply(ap_rep, subkey, exc.code, exc.text)
-        except (PyAsn1Error, ValueError, crypto.InvalidChecksum):
+        except (PyAsn1Error, ValueError, KeyError, crypto.InvalidChecksum):
             return self._reply(ap_rep, subkey, KRB5_KPASSWD_MALFORMED, "request does not decode")
         return self._reply(ap_rep, subkey, KRB5_KPASSWD_SUCCESS, "Password changed")
 
@@ -109,9 +111,11 @@ class KpasswdService:
         if client is None:
             raise _Fail(KRB5_KPASSWD_AUTHERROR, "unknown client")
         part = EncAPRepPart()
-        part["ctime"] = auth["ctime"]
-        part["cusec"] = auth["cusec"]
-        part["seq-number"] = int(auth["seq-number"]) if auth["seq-number"].hasValue() else 0
+        part["ctime"] = str(auth["ctime"])
+        part["cusec"] = int(auth["cusec"])
+        # The reply KRB-PRIV carries the sequence number the AP-REP announces (MIT checks it).
+        self._seq = int(auth["seq-number"]) if auth["seq-number"].hasValue() else 0
+        part["seq-number"] = self._seq
         rep = AP_REP()
         rep["pvno"] = 5
         rep["msg-type"] = 15
@@ -158,10 +162,11 @@ class KpasswdService:
             part = EncKrbPrivPart()
             part["user-data"] = result
             part["timestamp"] = ktime(self.ctx.now())
-            part["usec"] = 0
+            part["cusec"] = 0
+            part["seq-number"] = self._seq
             part["s-address"] = noValue
             part["s-address"]["addr-type"] = 2
-            part["s-address"]["address"] = b"\x7f\x00\x00\x01"
+            part["s-address"]["address"] = self.address
             priv = KRB_PRIV()
             priv["pvno"] = 5
             priv["msg-type"] = 21

@@ -71,7 +71,7 @@ class Account:
         raw = self.obj.first("msDS-SupportedEncryptionTypes")
         if raw is not None:
             bits = int(raw)
-        elif krbtgt or self.is_computer:
+        elif krbtgt or self.is_computer or self.sam_name.lower().startswith("krbtgt"):
             bits = 0x1C
         else:
             bits = 0x4
@@ -110,7 +110,14 @@ def _live(d: Directory, attr: str, value: str) -> StoredObject | None:
 
 
 def find_client(d: Directory, name: str) -> Account | None:
-    """An AS-REQ/S4U client name: sAMAccountName, then name$ , then userPrincipalName (MS-KILE 3.3.5.6.1.1)."""
+    """An AS-REQ/S4U client name: sAMAccountName, then name$ , then userPrincipalName (MS-KILE 3.3.5.6.1.1).
+
+    ``DOMAIN\\name`` (NT-MS-PRINCIPAL, what GetUserSPNs.py asks for) names sAMAccountName in this domain.
+    """
+    if "\\" in name:
+        domain, _, user = name.partition("\\")
+        if domain.lower() in (str(d.store.state("dnsDomain", "")).lower(), str(d.store.state("netbiosName", "")).lower()):
+            name = user
     obj = _live(d, "sAMAccountName", name) or _live(d, "sAMAccountName", name + "$")
     if obj is None and "@" in name:
         obj = _live(d, "userPrincipalName", name)

@@ -11,6 +11,7 @@ msDS-AllowedToActOnBehalfOfOtherIdentity (resource-based) allows it.
 from __future__ import annotations
 
 import datetime as _dt
+import hmac
 import struct
 from typing import Any
 
@@ -225,10 +226,11 @@ def _s4u2self(ctx: KdcContext, tgt: _Tgt, requester: principals.Account, sname: 
     except (PyAsn1Error, KeyError) as exc:
         raise KdcError(KRB_ERR_GENERIC, "PA-FOR-USER does not decode") from exc
     text = struct.pack("<i", uname[0]) + "".join(uname[1]).encode() + realm.encode() + package.encode()
-    try:
-        crypto.verify_checksum(HMAC_MD5, tgt.data.key, KEY_USAGE_PA_FOR_USER, text, cksum)
-    except crypto.InvalidChecksum as exc:
-        raise KdcError(KRB_AP_ERR_MODIFIED, "PA-FOR-USER checksum") from exc
+    # MS-SFU 2.2.1: KERB_CHECKSUM_HMAC_MD5 keyed with the TGT session key whatever its type (impacket's
+    # verify_checksum insists on an RC4 key, so the checksum is recomputed and compared).
+    expected = crypto.make_checksum(HMAC_MD5, tgt.data.key, KEY_USAGE_PA_FOR_USER, text)
+    if not hmac.compare_digest(expected, cksum):
+        raise KdcError(KRB_AP_ERR_MODIFIED, "PA-FOR-USER checksum")
     user = principals.find_client(ctx.d, client_lookup_name(uname, ctx))
     if user is None:
         raise KdcError(KDC_ERR_C_PRINCIPAL_UNKNOWN, "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import logging
+import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ class KerberosListener:
     async def start(self) -> None:
         entropy = self.dc.directory.entropy.fork("kdc")
         self.kdc = Kdc(self.dc.directory, entropy, offset=self.offset)
-        self.kpasswd = KpasswdService(self.kdc, entropy.fork("kpasswd"))
+        self.kpasswd = KpasswdService(self.kdc, entropy.fork("kpasswd"), socket.inet_aton(self.host))
         pairs: list[tuple[int, Callable[[bytes], bytes]]] = [(self.port, self.kdc.handle)]
         if self.kpasswd_port is not None:
             pairs.append((self.kpasswd_port, self.kpasswd.handle))
