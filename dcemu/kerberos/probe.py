@@ -35,7 +35,7 @@ def error_name(code: int) -> str:
         return f"KRB_ERROR_{code}"
 
 
-def _as_req(realm: str, user: str, now: _dt.datetime, padata: bytes | None, nonce: int) -> bytes:
+def as_request(realm: str, user: str, now: _dt.datetime, padata: bytes | None, nonce: int) -> bytes:
     req = AS_REQ()
     req["pvno"] = 5
     req["msg-type"] = 10
@@ -69,7 +69,7 @@ def logon(d: Directory, user: str, password: str, entropy: Entropy) -> str:
     kdc = Kdc(d, entropy)
     realm = kdc.ctx.realm
     now = kdc.ctx.now()
-    first = kdc.handle(_as_req(realm, user, now, None, 1))
+    first = kdc.handle(as_request(realm, user, now, None, 1))
     code = _code(first)
     if code is None:
         return "ok"      # DONT_REQ_PREAUTH
@@ -90,5 +90,5 @@ def logon(d: Directory, user: str, password: str, entropy: Entropy) -> str:
     enc["etype"] = etype
     enc["cipher"] = crypto.encrypt(key, 1, encoder.encode(stamp),
                                    entropy.randbytes(8 if etype == krb_keys.RC4_HMAC else 16))
-    code = _code(kdc.handle(_as_req(realm, user, now, encoder.encode(enc), 2)))
+    code = _code(kdc.handle(as_request(realm, user, now, encoder.encode(enc), 2)))
     return "ok" if code is None else error_name(code)
