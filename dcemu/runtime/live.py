@@ -12,9 +12,15 @@ Theory of operation
    loopback address (127.0.0.x) and each one that stops loses it;
 3. start the replication scheduler (change notification, hourly pull, KCC, tombstone GC,
    dcemu.repl.schedule) and tick the lab's ``VirtualClock`` from the event loop: every
-   ``tick_interval`` seconds it is advanced to ``start + (real elapsed) * time_scale``, so a
-   change made over LDAP on DC01 reaches its partners after the notification delay
-   (15 s, then 3 s per further partner, R-REPL-41) of real time;
+   ``tick_interval`` seconds it is advanced, so a change made over LDAP on DC01 reaches its
+   partners after the notification delay (15 s, then 3 s per further partner, R-REPL-41) of
+   real time.  Two modes (``dcemu.runtime.liveclock``):
+   - *wall clock* (``lab up``'s default): the lab clock is the host's UTC time, so NTLM
+     timestamps, currentTime, certificates and Kerberos agree with clients on the host; a lab
+     whose clock is behind jumps forward to now at start (never back: a lab ahead of the host,
+     from an earlier ``--time-scale`` run, goes on from its own time);
+   - *virtual* (``--time-scale`` / ``--start``, tests, scenarios): ``start + (real elapsed) *
+     time_scale``, deterministic under an injected ``time_source``;
 4. on SIGINT/SIGTERM (or ``dcemu lab down``, which sends SIGTERM): close the listeners, save
    and close the lab (the hosts park their running guests), remove ``run/live.json``.
 
@@ -43,7 +49,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..clock import wall_now
 from ..errors import DcemuError
+from .liveclock import LiveClock
 from .server import DcListener
 
 log = logging.getLogger("dcemu.live")
@@ -196,6 +204,11 @@ class LiveOptions:
     port_base: int | None = None              # None: 389/636 if bindable, else 10389/10636
     tls: bool = True
     time_scale: float = 1.0
+    #: Follow the host's wall clock (``lab up``'s default); False: the virtual clock above.
+    wall_clock: bool = False
+    #: The lab clock's first instant for a new lab, or a jump forward for an existing one (virtual mode).
+    start: _dt.datetime | None = None
+    wall_source: Callable[[], _dt.datetime] = wall_now
     tick_interval: float | None = 0.25        # None: ticks only when tick() is called (tests)
     save_interval: float = 30.0
     time_source: Callable[[], float] = time.monotonic
@@ -215,8 +228,7 @@ class LiveLab:
         self.lab: Any = None
         self.endpoints: dict[str, Endpoint] = {}
         self.created = False
-        self._real0 = 0.0
-        self._virtual0: _dt.datetime | None = None
+        self.clock = LiveClock(self.options)
         self._tick_handle: asyncio.TimerHandle | None = None
         self._last_save = 0.0
         self._pending: set[asyncio.Task] = set()
@@ -232,6 +244,7 @@ class LiveLab:
         try:
             if (self.directory / LAB_FILE).exists():
                 self.lab = Lab.open(self.directory)
+                self.clock.catch_up(self.lab.clock)
                 if self.options.admin_password:
                     self._set_admin_password(self.options.admin_password)
             else:
@@ -244,9 +257,8 @@ class LiveLab:
                 if guest.dc is not None:
                     await self._serve(name, guest.dc)
             self.lab.repl.scheduler.start()
-            self._real0 = self.options.time_source()
-            self._virtual0 = self.lab.clock.now()
-            self._last_save = self._real0
+            self.clock.begin(self.lab.clock)
+            self._last_save = self.options.time_source()
             if self.options.tick_interval:
                 self._tick_handle = self.loop.call_later(self.options.tick_interval, self._auto_tick)
             self.write_run_state()
@@ -262,7 +274,7 @@ class LiveLab:
         if self.options.admin_password:
             topo = replace(topo, admin_password=self.options.admin_password)
         say = self.progress.note if self.progress is not None else None
-        return build_lab(topo, self.directory, progress=say)
+        return build_lab(topo, self.directory, progress=say, start=self.clock.new_lab_start())
 
     def _set_admin_password(self, password: str) -> None:
         """``--admin-password`` on an existing lab: reset Administrator's password (on the PDC emulator)."""
@@ -322,10 +334,10 @@ class LiveLab:
     # --- the clock --------------------------------------------------------------------------------
     def tick(self) -> int:
         """Advance the lab clock to real time (scaled); fires due timers; returns how many fired."""
-        if self.lab is None or self._virtual0 is None:
+        target = self.clock.target()
+        if self.lab is None or target is None:
             return 0
         now = self.options.time_source()
-        target = self._virtual0 + _dt.timedelta(seconds=(now - self._real0) * self.options.time_scale)
         fired = 0
         if target > self.lab.clock.now():
             fired = self.lab.clock.advance_to(target)
@@ -336,9 +348,7 @@ class LiveLab:
 
     def advance(self, seconds: float) -> int:
         """Let ``seconds`` of lab time pass now (as if that much real time had gone by), then tick."""
-        if seconds < 0:
-            raise ValueError("time does not run backwards")
-        self._real0 -= seconds / self.options.time_scale
+        self.clock.skip(seconds)
         return self.tick()
 
     def _auto_tick(self) -> None:
@@ -446,8 +456,7 @@ class LiveLab:
                 "admin": {"user": f"Administrator@{dns}", "password": forest.get("admin_password"),
                           "netbios_user": f"{netbios}\\Administrator",
                           "dn": f"CN=Administrator,CN=Users,{domain_dn}" if domain_dn else None},
-                "clock": {"virtual_start": self._virtual0.isoformat() if self._virtual0 else None,
-                          "time_scale": self.options.time_scale},
+                "clock": self.clock.status(),
                 "dcs": dcs}
 
     def write_run_state(self) -> None:
