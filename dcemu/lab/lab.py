@@ -28,6 +28,7 @@ from ..entropy import Entropy
 from ..errors import DcemuError
 from ..guest.dcguest import DcGuest
 from ..guest.system import DIT_FILE, NTDS_PARAMETERS, install_windows
+from .sysvol_disk import write_sysvol
 from .timefloor import time_floor
 
 LAB_FORMAT = 1
@@ -224,6 +225,7 @@ class Lab:
         with dc.directory.store.transaction():
             dc.directory.store.set_state(GENID_PENDING, True)
         dc.close()
+        write_sysvol(disk)      # the default GPOs' folders (first DC: dcpromo; others: SYSVOL's initial sync)
         self.state.dcs[name] = DcRecord(name, host, os_version, ip, generation)
         self.save()
         if start:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..dsa.rootdse import root_dse, select
 from ..dsa.search import SearchSpec
+from ..dsa.security import readable_sd_parts
 from ..errors import OperationsError, SizeLimitExceeded, TimeLimitExceeded, ldap_err
 from ..ldap import controls as C
 from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
@@ -98,7 +99,9 @@ class SearchHandler:
             if paged is None:
                 size_exceeded = True
         attrs = list(req.attributes)
-        shape = (tuple(attrs), req.types_only, sd.flags if sd else None, (ext.flag or 0) if ext else None)
+        principal = self.session.principal
+        sd_flags = readable_sd_parts(sd.flags if sd else None, principal is not None and principal.is_admin)
+        shape = (tuple(attrs), req.types_only, sd_flags, (ext.flag or 0) if ext else None)
         # timeLimit (RFC 4511 4.5.1.5) is wall-clock processing time, capped by MaxQueryDuration.
         budget = min(req.time_limit or MAX_QUERY_DURATION, MAX_QUERY_DURATION)
         deadline = self.elapsed() + budget
