@@ -53,6 +53,7 @@ from ..clock import wall_now
 from ..errors import DcemuError
 from .liveclock import LiveClock
 from .server import DcListener
+from .services import close_extra_listeners, services_of, start_extra_listeners
 
 log = logging.getLogger("dcemu.live")
 T = TypeVar("T")
@@ -158,21 +159,23 @@ def can_bind(address: str, port: int) -> bool:
 
 
 def free_port_base(addresses: list[str], *, attempts: int = 50) -> int:
-    """A port base N such that N+389 and N+636 are free on every address (for tests and --port-base auto)."""
+    """A port base N such that N+389, N+636, N+3268, N+3269 (TCP) and N+389 (UDP, CLDAP) are free on every
+    address (for tests and --port-base auto)."""
     for _ in range(attempts):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind((addresses[0] if addresses else "127.0.0.1", 0))
             port = s.getsockname()[1]
         base = port - 389
-        if base <= 0 or base + 636 > 65535:
+        if base <= 0 or base + 3269 > 65535:
             continue
-        if all(_free(a, base + 389) and _free(a, base + 636) for a in addresses):
+        if all(_free(a, base + 389) and _free(a, base + 636) and _free(a, base + 3268) and _free(a, base + 3269)
+               and _free(a, base + 389, socket.SOCK_DGRAM) for a in addresses):
             return base
     raise DcemuError("no free pair of ports found for the lab's listeners")
 
 
-def _free(address: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def _free(address: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
         try:
             s.bind((address, port))
         except OSError:
@@ -187,6 +190,7 @@ class Endpoint:
     ldap_port: int
     ldaps_port: int | None
     listener: DcListener | None = None
+    extra: dict[str, Any] = field(default_factory=dict)     # more listeners: "cldap", "gc" (their close())
 
     @property
     def ldap_url(self) -> str:
@@ -319,6 +323,7 @@ class LiveLab:
             if endpoint.listener is not None:
                 await endpoint.listener.close()
                 endpoint.listener = None
+            await close_extra_listeners(endpoint.extra)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.endpoints.clear()
@@ -399,6 +404,7 @@ class LiveLab:
             raise DcemuError(f"{name}: cannot listen on {address}:{ldap_port}/{ldaps_port} ({exc.strerror or exc}); "
                              f"use --port-base N (ports N+389 and N+636) or --address-base") from None
         endpoint = Endpoint(name, address, ldap_port, ldaps_port if ctx else None, listener)
+        endpoint.extra = await start_extra_listeners(self, name, dc, address, ldap_port - 389, ctx)
         self.endpoints[name] = endpoint
         return endpoint
 
@@ -415,7 +421,8 @@ class LiveLab:
         if self.loop is None or endpoint is None or endpoint.listener is None:
             return
         listener, endpoint.listener = endpoint.listener, None
-        task = self.loop.create_task(listener.close())
+        extra, endpoint.extra = endpoint.extra, {}
+        task = self.loop.create_task(_close_all(listener, extra))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -423,6 +430,9 @@ class LiveLab:
         endpoint = self.endpoints.get(name)
         if endpoint is not None and endpoint.listener is not None:
             await endpoint.listener.close()
+        if endpoint is not None:
+            await close_extra_listeners(endpoint.extra)
+            endpoint.extra = {}
         try:
             await self._serve(name, dc)
         except DcemuError as exc:
@@ -449,7 +459,8 @@ class LiveLab:
                         "serving": endpoint.listener is not None,
                         "mode": guest.mode if guest is not None else "off",
                         "certificate": str((self.directory / "certs" / name / "ldaps-cert.pem").resolve())
-                        if endpoint.ldaps_port else None})
+                        if endpoint.ldaps_port else None,
+                        "services": services_of(endpoint)})
         netbios = str(forest.get("netbios_name", ""))
         return {"running": True, "pid": os.getpid(), "lab_dir": str(self.directory.resolve()),
                 "forest": {"dns_name": dns, "netbios_name": netbios, "domain_sid": domain_sid, "base_dn": domain_dn},
@@ -478,6 +489,11 @@ class LiveLab:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+
+async def _close_all(listener: DcListener, extra: dict[str, Any]) -> None:
+    await listener.close()
+    await close_extra_listeners(extra)
 
 
 def run_live(directory: str | Path, options: LiveOptions | None = None, *, progress: Any = None,
