@@ -61,8 +61,10 @@ def topology(check_file: Path | None, as_json: bool) -> None:
               help="Topology for a new lab (default: the built-in one).")
 @click.option("--address-base", help="Serve the DCs on consecutive addresses from this one "
                                      "(default: each DC's loopback IP, else 127.0.0.11, .12, ...).")
-@click.option("--port-base", type=int, help="Listen on N+389 (LDAP) and N+636 (LDAPS) "
-                                            "(default: 389/636 when allowed, else 10389/10636).")
+@click.option("--port-base", type=click.IntRange(0, 65535 - 3269), envvar="DCEMU_PORT_BASE",
+              help="Listen on N+P for each well-known port P: N+389 (LDAP, and CLDAP on UDP), N+636 (LDAPS), "
+                   "N+3268/N+3269 (Global Catalog) (default: the well-known ports when allowed, else "
+                   "N=10000) [env: DCEMU_PORT_BASE].")
 @click.option("--time-scale", type=float,
               help="Run the lab on its own virtual clock at this many virtual seconds per real second "
                    "(10 makes the 15 s change notification take 1.5 s). Default: the host's wall clock.")
