@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import DcemuError
+from .kdc import kerberos_services, start_kerberos
 from .server import DcListener
 
 log = logging.getLogger("dcemu.live")
@@ -222,6 +223,7 @@ class LiveLab:
         self._pending: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ports: tuple[int, int] = (389, 636)
+        self.kerberos: dict[str, Any] = {}        # name -> dcemu.runtime.kdc.KerberosListener
 
     # --- start and stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -307,6 +309,8 @@ class LiveLab:
             if endpoint.listener is not None:
                 await endpoint.listener.close()
                 endpoint.listener = None
+        for kerberos in [self.kerberos.pop(n) for n in list(self.kerberos)]:
+            await kerberos.close()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.endpoints.clear()
@@ -390,6 +394,9 @@ class LiveLab:
                              f"use --port-base N (ports N+389 and N+636) or --address-base") from None
         endpoint = Endpoint(name, address, ldap_port, ldaps_port if ctx else None, listener)
         self.endpoints[name] = endpoint
+        if (old := self.kerberos.pop(name, None)) is not None:
+            await old.close()
+        self.kerberos[name] = await start_kerberos(dc, address, ldap_port - 389, self.lab.clock.now())
         return endpoint
 
     def _attached(self, guest: Any) -> None:
@@ -405,9 +412,11 @@ class LiveLab:
         if self.loop is None or endpoint is None or endpoint.listener is None:
             return
         listener, endpoint.listener = endpoint.listener, None
-        task = self.loop.create_task(listener.close())
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        for closing in (listener, self.kerberos.pop(guest.vm_name, None)):
+            if closing is not None:
+                task = self.loop.create_task(closing.close())
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
 
     async def _reserve(self, name: str, dc: Any) -> None:
         endpoint = self.endpoints.get(name)
@@ -439,7 +448,8 @@ class LiveLab:
                         "serving": endpoint.listener is not None,
                         "mode": guest.mode if guest is not None else "off",
                         "certificate": str((self.directory / "certs" / name / "ldaps-cert.pem").resolve())
-                        if endpoint.ldaps_port else None})
+                        if endpoint.ldaps_port else None,
+                        "services": kerberos_services(self.kerberos.get(name))})
         netbios = str(forest.get("netbios_name", ""))
         return {"running": True, "pid": os.getpid(), "lab_dir": str(self.directory.resolve()),
                 "forest": {"dns_name": dns, "netbios_name": netbios, "domain_sid": domain_sid, "base_dn": domain_dn},
