@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 from ..clock import wall_now
 from ..errors import DcemuError
 from .liveclock import LiveClock
+from .kdc import kerberos_services, start_kerberos
 from .server import DcListener
 from .services import close_extra_listeners, services_of, start_extra_listeners
 
@@ -238,6 +239,7 @@ class LiveLab:
         self._pending: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ports: tuple[int, int] = (389, 636)
+        self.kerberos: dict[str, Any] = {}        # name -> dcemu.runtime.kdc.KerberosListener
 
     # --- start and stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -324,6 +326,8 @@ class LiveLab:
                 await endpoint.listener.close()
                 endpoint.listener = None
             await close_extra_listeners(endpoint.extra)
+        for kerberos in [self.kerberos.pop(n) for n in list(self.kerberos)]:
+            await kerberos.close()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.endpoints.clear()
@@ -406,6 +410,9 @@ class LiveLab:
         endpoint = Endpoint(name, address, ldap_port, ldaps_port if ctx else None, listener)
         endpoint.extra = await start_extra_listeners(self, name, dc, address, ldap_port - 389, ctx)
         self.endpoints[name] = endpoint
+        if (old := self.kerberos.pop(name, None)) is not None:
+            await old.close()
+        self.kerberos[name] = await start_kerberos(dc, address, ldap_port - 389, self.lab.clock.now())
         return endpoint
 
     def _attached(self, guest: Any) -> None:
@@ -425,6 +432,11 @@ class LiveLab:
         task = self.loop.create_task(_close_all(listener, extra))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        for closing in (self.kerberos.pop(guest.vm_name, None),):
+            if closing is not None:
+                task = self.loop.create_task(closing.close())
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
 
     async def _reserve(self, name: str, dc: Any) -> None:
         endpoint = self.endpoints.get(name)
@@ -460,7 +472,7 @@ class LiveLab:
                         "mode": guest.mode if guest is not None else "off",
                         "certificate": str((self.directory / "certs" / name / "ldaps-cert.pem").resolve())
                         if endpoint.ldaps_port else None,
-                        "services": services_of(endpoint)})
+                        "services": {**services_of(endpoint), **kerberos_services(self.kerberos.get(name))}})
         netbios = str(forest.get("netbios_name", ""))
         return {"running": True, "pid": os.getpid(), "lab_dir": str(self.directory.resolve()),
                 "forest": {"dns_name": dns, "netbios_name": netbios, "domain_sid": domain_sid, "base_dn": domain_dn},
