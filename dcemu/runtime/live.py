@@ -51,8 +51,8 @@ from typing import Any, TypeVar
 
 from ..clock import wall_now
 from ..errors import DcemuError
-from .liveclock import LiveClock
 from .kdc import kerberos_services, start_kerberos
+from .liveclock import LiveClock
 from .server import DcListener
 from .services import close_extra_listeners, services_of, start_extra_listeners
 
