@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from impacket.krb5 import crypto
 from impacket.krb5.asn1 import AS_REP
+from krb_client import as_req, error_code, open_as_rep
 from pyasn1.codec.der import decoder
 
 from dcemu.dsa import ops, rodc
@@ -16,7 +17,6 @@ from dcemu.kerberos import keys, principals
 from dcemu.kerberos.kdc import Kdc
 from dcemu.kerberos.tickets import RODC_KVNO_SHIFT, decrypt_ticket
 from dcemu.lab.lab import Lab
-from krb_client import as_req, error_code, open_as_rep
 
 BASE = "DC=corp,DC=example,DC=com"
 ALICE = f"CN=alice,CN=Users,{BASE}"
