@@ -271,7 +271,7 @@ def _contents_of(schema: object, classes: tuple[str, ...]) -> tuple[frozenset[st
 
 
 def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[Value]], linked: set[str], *,
-                    replica_copy: bool = False) -> None:
+                    replica_copy: bool = False, modify: bool = False) -> None:
     """must/may over the class chain and auxiliaries, single-valuedness, no duplicate values.
 
     ``replica_copy``: the object may have come by replication, which never carries attributes
@@ -288,7 +288,11 @@ def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[
             raise _class_violation("03152D2C")
         if len(vals) > 1:      # only several values can break single-valuedness or repeat
             if d.schema.attribute(attr).is_single_valued:
-                raise _attr_error(ConstraintViolation, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
+                # Windows answers a second value of a single-valued attribute with
+                # constraintViolation on add but attributeOrValueExists on modify (Samba's ldap.py
+                # test_single_valued_attributes, which holds against Windows).
+                kind = AttributeOrValueExists if modify else ConstraintViolation
+                raise _attr_error(kind, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
             if not (_distinct(d.schema, attr, tuple(vals)) if all(type(v) is str for v in vals)
                     else len({d.schema.equality_key(attr, v) for v in vals}) == len(vals)):
                 raise _attr_error(AttributeOrValueExists, 0x2083, 1006, "ATT_OR_VALUE_EXISTS", d, attr)
@@ -303,6 +307,11 @@ def modify(d: Directory, dn: str, changes: Iterable[Change], *, system: bool = F
            permissive: bool = False) -> StoredObject:
     """Apply an LDAP modify as one originating write (MS-ADTS 3.1.1.5.3)."""
     d.guard_write("modify")
+    changes = list(changes)
+    if not changes:
+        # An empty modify is refused before the object is even looked up (Windows; Samba's
+        # ldap.py test_empty_messages).
+        raise UnwillingToPerform(svc_err(0x2035, "031A1254"))
     obj = d.require(dn)
     values = {k: list(v) for k, v in obj.attrs.items()}
     changed: set[str] = set()
@@ -343,7 +352,7 @@ def modify(d: Directory, dn: str, changes: Iterable[Change], *, system: bool = F
         # the same); Windows may still bump uSNChanged.  Replication is unaffected either way.
         return obj
     _check_contents(d, classes, values, {a for a, _, _ in link_changes} | _present_links(d, obj),
-                    replica_copy=True)
+                    replica_copy=True, modify=True)
     if structural != classes[-1] and d.schema.cls(classes[-1]).structural:
         raise ObjectClassModsProhibited(upd_err(0x2051, "03151A4A", 6002, "OBJ_CLASS_VIOLATION"))
     sam.check_modify(d, obj, values, changed)
@@ -504,11 +513,13 @@ def modify_dn(d: Directory, dn: str, new_rdn: str, *, delete_old_rdn: bool = Tru
     if moving:
         assert new_superior is not None
         parent = d.require(new_superior)
-        if dnmod.is_descendant(dnmod.normalize(parent.dn), dnmod.normalize(obj.dn)):
-            raise UnwillingToPerform(svc_err(0x20A1, "031A1254"))
+        # The containment rule is checked before the loop rule: a user moved under itself is a
+        # naming violation first (a user cannot contain users), as Windows answers it.
         superiors = {s.lower() for s in d.schema.possible_superiors(structural)}
         if not {c.lower() for c in parent.attrs.get("objectClass", [])} & superiors:
             raise NamingViolation(name_err(0x2099, "0310020A", 2005, "NAMING_VIOLATION", parent.dn))
+        if dnmod.is_descendant(dnmod.normalize(parent.dn), dnmod.normalize(obj.dn)):
+            raise UnwillingToPerform(svc_err(0x20A1, "031A1254"))
         if parent.nc != obj.nc:
             from ..errors import AffectsMultipleDsas
             raise AffectsMultipleDsas(svc_err(0x2131, "031A1254"))

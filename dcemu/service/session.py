@@ -16,17 +16,23 @@ unicodePwd travels only over TLS or a sealed connection (unwillingToPerform othe
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..dsa import rodc, undelete
 from ..errors import (
     BIND_REQUIRED_TEXT,
+    ConstraintViolation,
     InsufficientAccessRights,
     LdapError,
+    NoSuchAttribute,
     OperationsError,
     ProtocolError,
+    UndefinedAttributeType,
     UnwillingToPerform,
+    ldap_err,
     sec_err,
     svc_err,
 )
@@ -168,7 +174,8 @@ class LdapSession:
         self.require_writer(req.object, password_change=only_password)
         if touches_password and not self.sealed:
             raise UnwillingToPerform(UNICODEPWD_NEEDS_PROTECTION)
-        ops.modify(self.dc.directory, req.object, changes, permissive=C.PERMISSIVE_MODIFY_OID in controls)
+        with _undefined_as_no_such_attribute():
+            ops.modify(self.dc.directory, req.object, changes, permissive=C.PERMISSIVE_MODIFY_OID in controls)
         return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
 
     def _modify_root_dse(self, req: ModifyRequest) -> ModifyResponse:
@@ -189,10 +196,15 @@ class LdapSession:
         self.require_writer()
         attrs: dict[str, list] = {}
         for a in req.attributes:
+            if not a.vals:
+                # An attribute with no values (``objectClass: []``): constraintViolation (Windows,
+                # Samba's ldap.py test_objectclasses), not a protocol error.
+                raise ConstraintViolation(svc_err(0x20B1, "03151E6B", 1005, "CONSTRAINT_ATT_TYPE"))
             attrs.setdefault(a.type, []).extend(a.vals)
         if any(k.lower() == "unicodepwd" for k in attrs) and not self.sealed:
             raise UnwillingToPerform(UNICODEPWD_NEEDS_PROTECTION)
-        ops.add(self.dc.directory, req.entry, attrs)
+        with _undefined_as_no_such_attribute():
+            ops.add(self.dc.directory, req.entry, attrs)
         return conn.send(LDAPMessage(msg.message_id, AddResponse(0)))
 
     def _delete(self, conn: ServerConnection, msg: LDAPMessage) -> bytes:
@@ -245,6 +257,17 @@ class LdapSession:
 
 
 _MOD_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
+
+
+@contextlib.contextmanager
+def _undefined_as_no_such_attribute() -> Iterator[None]:
+    """A write naming an attribute the schema does not define: Windows answers noSuchAttribute (16)
+    with "Error in attribute conversion operation" (what Samba's ldap.py test_invalid_attribute
+    expects), where a search simply ignores the name."""
+    try:
+        yield
+    except UndefinedAttributeType:
+        raise NoSuchAttribute(ldap_err(0x57, "0C090D8A", "Error in attribute conversion operation")) from None
 
 
 def _shows_deleted(controls: dict) -> bool:

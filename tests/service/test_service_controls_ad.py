@@ -149,3 +149,27 @@ def test_dirsync_access_rules_3_1_1_3_4_1_3(served, dc) -> None:
     assert not plain.search(dc.domain_dn, "(sAMAccountName=plain)", controls=[dirsync])
     assert plain.result["result"] == 50
     assert plain.search(dc.domain_dn, "(sAMAccountName=plain)", controls=[object_security])
+
+
+def test_result_codes_windows_gives_for_these_refusals_3_1_1_5(served, dc) -> None:
+    """The codes Samba's ldap.py expects from Windows: an empty modify is unwillingToPerform even for
+    a missing DN; ``objectClass: []`` on add is constraintViolation; a second value of a single-valued
+    attribute is attributeOrValueExists on modify (constraintViolation on add); a user moved under a
+    user is a naming violation before it is a loop."""
+    admin = _connect(served)
+    users = f"CN=Users,{dc.domain_dn}"
+    import ldap as python_ldap                     # ldap3 refuses to send an empty modify; python-ldap sends it
+    raw = python_ldap.initialize(served.ldap_url)
+    raw.simple_bind_s(ADMIN, PASSWORD)
+    with pytest.raises(python_ldap.UNWILLING_TO_PERFORM):
+        raw.modify_s(f"CN=missing,{users}", [])
+    with pytest.raises(python_ldap.CONSTRAINT_VIOLATION):
+        raw.add_s(f"CN=noclass,{users}", [("objectClass", [])])
+    assert admin.add(f"CN=sv,{users}", "group", {"sAMAccountName": "sv"})
+    assert not admin.modify(f"CN=sv,{users}", {"sAMAccountName": [(ldap3.MODIFY_REPLACE, ["a", "b"])]})
+    assert admin.result["result"] == 20
+    assert not admin.add(f"CN=sv2,{users}", "group", {"sAMAccountName": ["a2", "b2"]})
+    assert admin.result["result"] == 19
+    assert admin.add(f"CN=mover,{users}", "user", {"sAMAccountName": "mover"})
+    assert not admin.modify_dn(f"CN=mover,{users}", "CN=inner", new_superior=f"CN=mover,{users}")
+    assert admin.result["result"] == 64
