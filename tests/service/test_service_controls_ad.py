@@ -158,7 +158,7 @@ def test_result_codes_windows_gives_for_these_refusals_3_1_1_5(served, dc) -> No
     user is a naming violation before it is a loop."""
     admin = _connect(served)
     users = f"CN=Users,{dc.domain_dn}"
-    import ldap as python_ldap                     # ldap3 refuses to send an empty modify; python-ldap sends it
+    import ldap as python_ldap  # ldap3 refuses to send an empty modify; python-ldap sends it
     raw = python_ldap.initialize(served.ldap_url)
     raw.simple_bind_s(ADMIN, PASSWORD)
     with pytest.raises(python_ldap.UNWILLING_TO_PERFORM):
