@@ -19,7 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conformance import samba_suite as suite  # noqa: E402
 
-
 #: First reasons for tests that still fail, by (script, test-name pattern): what dcemu lacks, in words.
 #: The first matching rule wins; a failure no rule names gets "TODO: <its error>" and must be triaged.
 REASONS: list[tuple[str, str, str]] = [
