@@ -45,6 +45,7 @@ from typing import Any, TypeVar
 
 from ..errors import DcemuError
 from .server import DcListener
+from .web import WebOptions, WebServer, start_live_web
 
 log = logging.getLogger("dcemu.live")
 T = TypeVar("T")
@@ -200,6 +201,7 @@ class LiveOptions:
     save_interval: float = 30.0
     time_source: Callable[[], float] = time.monotonic
     topology: Any = None                      # a Topology for a new lab (default topology otherwise)
+    web: WebOptions | None = None             # serve the classroom view (dcemu.web) too
 
 
 @dataclass
@@ -222,6 +224,7 @@ class LiveLab:
         self._pending: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ports: tuple[int, int] = (389, 636)
+        self.web: WebServer | None = None
 
     # --- start and stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -249,6 +252,8 @@ class LiveLab:
             self._last_save = self._real0
             if self.options.tick_interval:
                 self._tick_handle = self.loop.call_later(self.options.tick_interval, self._auto_tick)
+            if self.options.web is not None:
+                self.web = await start_live_web(self, self.options.web)
             self.write_run_state()
         except BaseException:
             await self._teardown()
@@ -307,6 +312,9 @@ class LiveLab:
             if endpoint.listener is not None:
                 await endpoint.listener.close()
                 endpoint.listener = None
+        if self.web is not None:
+            await self.web.close()
+            self.web = None
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.endpoints.clear()
@@ -448,7 +456,7 @@ class LiveLab:
                           "dn": f"CN=Administrator,CN=Users,{domain_dn}" if domain_dn else None},
                 "clock": {"virtual_start": self._virtual0.isoformat() if self._virtual0 else None,
                           "time_scale": self.options.time_scale},
-                "dcs": dcs}
+                "dcs": dcs, **({"web": self.web.status()} if self.web is not None else {})}
 
     def write_run_state(self) -> None:
         if self.lab is not None:
