@@ -11,6 +11,7 @@ Screenshots at 1280 and 1920 px are checked for overlapping or clipped labels.
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -112,7 +113,7 @@ def test_the_same_on_2012r2_takes_a_new_invocation_id_and_no_quarantine(live):
 
 
 def test_a_destructive_action_cancelled_does_nothing(live):
-    page, _, _ = live
+    page, url, _ = live
     before = page.evaluate("document.body.dataset.count")
     page.select_option("#action-select", "stop")
     page.select_option("#param-vm", "DC01")
@@ -122,6 +123,14 @@ def test_a_destructive_action_cancelled_does_nothing(live):
     page.wait_for_selector("#confirm:not([open])", state="attached")
     assert page.evaluate("document.body.dataset.count") == before
     assert lane(page, "DC01").locator(".badge.mode").inner_text() == "normal"
+    # The server refuses it too without "confirm": true (a script cannot skip the question).
+    request = urllib.request.Request(url.rstrip("/") + "/api/act", method="POST",
+                                     data=json.dumps({"action": "stop", "args": {"vm": "DC01"}}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 409 and json.loads(refused.value.read())["confirm"] is True
+    assert page.evaluate("document.body.dataset.count") == before
 
 
 @pytest.mark.parametrize("width", [1280, 1920])
