@@ -129,6 +129,8 @@ class WebServer:
 
     async def close(self) -> None:
         self._closing.set()
+        for queue in list(self.core.streams):
+            queue.put_nowait(b"")           # ends each open event stream now (not at its next keep-alive)
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
@@ -163,6 +165,8 @@ class WebServer:
                     data = await asyncio.wait_for(queue.get(), KEEPALIVE)
                 except TimeoutError:
                     data = b": keep-alive\n\n"
+                if not data:
+                    break
                 await response.write(data)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
