@@ -19,6 +19,7 @@ import ipaddress
 import logging
 import secrets
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,13 +120,16 @@ class WebServer:
         return self
 
     def _tick(self) -> None:
+        start = time.monotonic()
         try:
             assert isinstance(self.session, LiveSession)
             self.session.flush()
         except Exception:  # a failing observation must not stop the view (logged; the lab keeps serving)
             log.exception("web view flush failed")
+        cost = time.monotonic() - start
         if self._loop is not None and not self._closing.is_set():
-            self._flush = self._loop.call_later(self.options.flush_interval, self._tick)
+            # Recording a step of a big lab takes a while: the loop (LDAP, the clock) keeps two thirds of its time.
+            self._flush = self._loop.call_later(max(self.options.flush_interval, 2 * cost), self._tick)
 
     async def close(self) -> None:
         self._closing.set()
@@ -177,7 +181,7 @@ class WebServer:
 
 async def start_live_web(live: Any, options: WebOptions | None = None) -> WebServer:
     """Attach a LiveSession to a started LiveLab and serve the view (the ``lab up --web`` hook)."""
-    session = LiveSession(live.lab, Path(live.directory) / "run" / "web")
+    session = LiveSession(live.lab, Path(live.directory) / "run" / "web", timer=time.monotonic)
     try:
         return await WebServer(session, options).start()
     except BaseException:

@@ -33,7 +33,7 @@ NAMES_DC = {"dc", "vm", "dest", "source", "to", "a", "b"}
 
 #: The order the page lists actions in: the USN-rollback story first.
 ORDER = ["create_users", "replicate", "syncall", "checkpoint", "restore_checkpoint", "save_disk", "copy_disk",
-         "stop", "start", "advance", "converge"]
+         "stop", "start", "advance", "converge", "check"]
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -62,7 +62,7 @@ def _default(value: Any) -> Any:
 
 def catalogue() -> list[dict[str, Any]]:
     """Every action as the page draws it: name, help, destructive, parameters."""
-    names = [n for n in ORDER if n in steps.ACTIONS] + sorted(set(steps.ACTIONS) - set(ORDER) - {"check"})
+    names = [n for n in ORDER if n in steps.ACTIONS] + sorted(set(steps.ACTIONS) - set(ORDER))
     out = []
     for name in names:
         spec = steps.ACTIONS[name]
@@ -107,7 +107,7 @@ def _convert(action: str, name: str, kind: str, raw: Any, choices: tuple[str, ..
 def parse_args(action: str, raw: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``action``'s handler from what the page posted (strings from a form)."""
     spec = steps.ACTIONS.get(action)
-    if spec is None or action == "check":
+    if spec is None:
         raise ActionArgumentError(f"unknown action {action!r}")
     unknown = sorted(set(raw) - set(spec.params))
     if unknown:

@@ -17,9 +17,13 @@ the live view and the report cannot disagree.
 - ``flush()`` is called periodically by the server: replication the scheduler ran (change
   notification, periodic pulls) and writes made over LDAP become a ``scheduled`` step when
   there were any.
-- After each step the forest-wide problems (``observe.final``: divergence, duplicate SIDs,
-  lingering objects, quarantined DCs) are recomputed after actions, and after a scheduled
-  step at most every ``final_every`` of them (they compare every object of the domain NCs).
+- The forest-wide problems (``observe.final``: divergence, duplicate SIDs, lingering objects,
+  quarantined DCs) are recomputed after every action.  The full comparison reads every object
+  of the domain NCs on every DC (seconds with ten DCs), so when the last one took longer than
+  ``full_check_budget`` seconds an action refreshes only the cheap parts (duplicate SIDs,
+  quarantined DCs) and keeps divergence and lingering objects from the last full check, whose
+  step the page names; the ``check`` action always runs the full comparison.  Scheduled steps
+  leave the forest as it was.
 - Listeners (the server's push streams) get the new view after every step.
 
 Everything runs on the lab's event-loop thread; nothing here locks.
@@ -37,26 +41,28 @@ from ..lab.trace import Tracer
 from . import actions
 from .view import build_view
 
-#: Scheduled steps between two recomputations of the forest-wide problems.
-FINAL_EVERY = 10
+#: Seconds a full forest-wide comparison may take and still run after every action.
+FULL_CHECK_BUDGET = 1.0
 
 
 class LiveSession:
     """See module doc."""
 
-    def __init__(self, lab: Any, work: str | Path, *, title: str = "", final_every: int = FINAL_EVERY) -> None:
+    def __init__(self, lab: Any, work: str | Path, *, title: str = "", full_check_budget: float = FULL_CHECK_BUDGET,
+                 timer: Callable[[], float] | None = None) -> None:
         self.lab = lab
         self.title = title or f"{lab.state.forest.get('dns_name', 'lab')} (live)"
         self.records: list[dict[str, Any]] = []
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
-        self.final_every = final_every
+        self.full_check_budget = full_check_budget
+        self.timer = timer               # a monotonic clock (seconds) to time the full check; None: always full
         self.forest: dict[str, Any] | None = None
-        self._since_final = 0
+        self._full_cost = 0.0
         self.tracer = Tracer(lab)
         self.tracer.start()
         self.ctx = steps.StepContext(lab, Path(work), tracer=self.tracer)
         self.tracer.begin()
-        self._record("scheduled", {}, None, None, note="the lab as the view found it", final=True)
+        self._record("scheduled", {}, None, None, note="the lab as the view found it", forest="full")
 
     def close(self) -> None:
         self.tracer.stop()
@@ -79,7 +85,7 @@ class LiveSession:
                              "description": "Steps taken in the live view of 'dcemu lab up --web'.",
                              "seed": self.lab.state.seed, "file": None},
                 "dcs": observe.dc_names(self.lab), "steps": self.records,
-                "final": self.forest or observe.final(self.lab, ncs=observe.changing_ncs(self.lab)), "ok": True}
+                "final": observe.final(self.lab, ncs=observe.changing_ncs(self.lab)), "ok": True}
 
     # --- steps -----------------------------------------------------------------------------------
     def act(self, action: str, raw: dict[str, Any], *, confirm: bool = False) -> dict[str, Any]:
@@ -94,7 +100,7 @@ class LiveSession:
             outcome = steps.ACTIONS[action].run(self.ctx, **args)
         except STEP_ERRORS as exc:
             error = f"{type(exc).__name__}: {str(exc).strip()}"
-        return self._record(action, args, outcome, error, final=True)
+        return self._record(action, args, outcome, error, forest="full" if action == "check" else "auto")
 
     def busy(self) -> bool:
         """Did the lab write or replicate anything since the last step?"""
@@ -104,19 +110,27 @@ class LiveSession:
         """Close what the lab did on its own as a ``scheduled`` step (None when it did nothing)."""
         if not self.busy():
             return None
-        self._since_final += 1
-        return self._record("scheduled", {}, None, None, final=self._since_final >= self.final_every)
+        return self._record("scheduled", {}, None, None, forest=None)
 
     def _record(self, action: str, args: dict[str, Any], outcome: Any, error: str | None, *, note: str = "",
-                final: bool) -> dict[str, Any]:
+                forest: str | None) -> dict[str, Any]:
         record = record_step(self.lab, self.tracer, len(self.records), action, args, outcome, error, note=note)
         self.tracer.begin()
         self.records.append(record)
-        if final:
-            self._since_final = 0
-            self.forest = observe.final(self.lab, ncs=observe.changing_ncs(self.lab))
+        if forest is not None:
+            self._check_forest(record["index"], full=forest == "full" or self._full_cost <= self.full_check_budget)
         self.publish()
         return record
+
+    def _check_forest(self, index: int, *, full: bool) -> None:
+        if full or self.forest is None:
+            start = self.timer() if self.timer is not None else 0.0
+            self.forest = dict(observe.final(self.lab, ncs=observe.changing_ncs(self.lab)), step=index,
+                               full_step=index)
+            self._full_cost = (self.timer() - start) if self.timer is not None else 0.0
+            return
+        self.forest = dict(self.forest, duplicate_sids=observe.duplicate_sids(self.lab),
+                           quarantined=observe.quarantined_dcs(self.lab), step=index)
 
     def publish(self) -> None:
         if not self.listeners:

@@ -121,6 +121,9 @@ function drawForest(forest) {
   const diverged = forest.divergence || [];
   const lingering = forest.lingering || [];
   const quarantined = forest.quarantined || [];
+  const asOf = forest.full_step !== undefined && forest.full_step !== forest.step
+    ? `Divergence and lingering objects as of step ${forest.full_step} (run the "check" action to compare again).` : "";
+  if (asOf) items.push(el("p", { class: "quiet as-of", text: asOf }));
   items.push(el("p", { class: "quiet", text: dups.length + diverged.length + lingering.length + quarantined.length
     ? "" : "None: every running DC holds the same replicated data." }));
   if (quarantined.length) items.push(el("p", { class: "quarantined-list", text: `Quarantined: ${quarantined.join(", ")}` }));
