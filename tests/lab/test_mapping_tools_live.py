@@ -80,6 +80,10 @@ def test_bloodhound_collects_users_groups_computers_gpos_and_dcsync_aces(root_la
 
 
 def test_pywerview_get_domainpolicy_reads_the_default_domain_policy(root_lab) -> None:
+    """get-domainpolicy finds the GPO over LDAP (gPCFileSysPath) and reads GptTmpl.inf from SYSVOL over SMB."""
+    if "smb" not in root_lab.call(root_lab.live.status)["dcs"][0]["services"]:
+        _skip_or_fail("pywerview reads GptTmpl.inf from the SYSVOL share over SMB (445), which this build "
+                      "does not serve")
     exe = tool("pywerview")
     out = subprocess.run([str(exe), "get-domainpolicy", "-w", "corp.example.com", "-u", "Administrator", "-p",
                           "Passw0rd!", "-t", ADDRESS], capture_output=True, text=True, timeout=300)
