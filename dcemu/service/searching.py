@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..dsa.rootdse import root_dse, select
 from ..dsa.search import SearchSpec
-from ..dsa.security import readable_sd_parts
+from ..dsa.security import SD_NOT_RETURNED, readable_sd_parts
 from ..errors import OperationsError, SizeLimitExceeded, TimeLimitExceeded, ldap_err
 from ..ldap import controls as C
 from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
@@ -111,7 +111,14 @@ class SearchHandler:
                 size_exceeded = True
         attrs = list(req.attributes)
         principal = self.session.principal
-        sd_flags = readable_sd_parts(sd.flags if sd else None, principal is not None and principal.is_admin)
+        # MS-ADTS 3.1.1.3.4.1.11: with the SD flags control the descriptor comes for "*", an empty
+        # list or its own name; without the control only when nTSecurityDescriptor is named (so a
+        # plain "*" read shows no descriptor, as Samba's sam.py/tombstone_reanimation expect of Windows).
+        named = any(a.split(";", 1)[0].lower() == "ntsecuritydescriptor" for a in attrs)
+        if sd is None and not named:
+            sd_flags = SD_NOT_RETURNED
+        else:
+            sd_flags = readable_sd_parts(sd.flags if sd else None, principal is not None and principal.is_admin)
         shape = (tuple(attrs), req.types_only, sd_flags, (ext.flag or 0) if ext else None, self.session.gc)
         # timeLimit (RFC 4511 4.5.1.5) is wall-clock processing time, capped by MaxQueryDuration.
         budget = min(req.time_limit or MAX_QUERY_DURATION, MAX_QUERY_DURATION)
