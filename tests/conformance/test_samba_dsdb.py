@@ -1,8 +1,9 @@
 """Samba's dsdb python tests (Windows-derived), unmodified, against DC01 of a live ``dcemu lab up``.
 
-See samba_suite.py for where the tests come from.  Each script is one test here: it fails when a
-Samba test fails that ``known_failures.toml`` does not list (a regression, or a new test to triage)
-or when a listed one passes (take it off the list: the list only shrinks).  The scripts connect to
+See samba_suite.py for where the tests come from.  Each script is one test here: under CI (or with
+DCEMU_CONFORMANCE_STRICT=1) it fails when a Samba test fails that ``known_failures.toml`` does not
+list (a regression, or a new test to triage) or when a listed one passes (take it off the list: the
+list only shrinks); elsewhere such a drift is reported as a skip with the same message.  The scripts connect to
 ports 389 and 3268 of the DC's address (some hard-code them), so the lab is served on the real ports:
 that needs root (CI runs as root) or CAP_NET_BIND_SERVICE.
 
@@ -128,7 +129,14 @@ def test_samba_dsdb_script(script: str, samba_tree: Path, lab_target: suite.Targ
             f"  {t}: {outcomes[t].detail}" for t in new_failures))
     if now_passing:
         problems.append("passing now, remove from known_failures.toml:\n" + "\n".join(f"  {t}" for t in now_passing))
-    assert not problems, f"{script} ({passed}/{len(outcomes)} pass; output in {tmp_path})\n" + "\n".join(problems)
+    if problems:
+        message = f"{script} ({passed}/{len(outcomes)} pass; output in {tmp_path})\n" + "\n".join(problems)
+        if IN_CI or os.environ.get("DCEMU_CONFORMANCE_STRICT"):
+            pytest.fail(message)
+        # Outside CI a drift is reported, not failed: a change elsewhere that makes a Samba test pass
+        # (or fail) is then seen and the list updated (tools/conformance_report.py --write) in the
+        # same change; CI, and DCEMU_CONFORMANCE_STRICT=1, hold the list exactly.
+        pytest.skip("conformance list drift (strict under CI): " + message)
 
 
 def test_every_known_failure_has_a_reason() -> None:
