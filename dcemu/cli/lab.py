@@ -61,8 +61,9 @@ def topology(check_file: Path | None, as_json: bool) -> None:
               help="Topology for a new lab (default: the built-in one).")
 @click.option("--address-base", help="Serve the DCs on consecutive addresses from this one "
                                      "(default: each DC's loopback IP, else 127.0.0.11, .12, ...).")
-@click.option("--port-base", type=int, help="Listen on N+389 (LDAP) and N+636 (LDAPS) "
-                                            "(default: 389/636 when allowed, else 10389/10636).")
+@click.option("--port-base", type=click.IntRange(0, 65535 - 636), envvar="DCEMU_PORT_BASE",
+              help="Listen on N+389 (LDAP) and N+636 (LDAPS) "
+                   "(default: 389/636 when allowed, else 10389/10636) [env: DCEMU_PORT_BASE].")
 @click.option("--time-scale", type=float, default=1.0, show_default=True,
               help="Virtual seconds per real second (10 makes the 15 s change notification take 1.5 s).")
 @click.option("--no-tls", is_flag=True, help="Serve plain LDAP only (no LDAPS, no StartTLS).")
