@@ -1,4 +1,4 @@
-"""BER decoder for LDAP messages: ``decode_message(bytes) -> LDAPMessage`` (encoder: :mod:`.encoding`).
+"""BER decoder for LDAP messages: ``decode_message(bytes) -> LDAPMessage`` (encoder: :mod:`.encoder`).
 
 Theory of operation
 -------------------
@@ -35,6 +35,28 @@ from dcemu.ldap.ber import (
 from dcemu.ldap.filters import MAX_FILTER_DEPTH, decode_filter
 from dcemu.ldap.messages import (
     MAX_INT,
+    TAG_ABANDON_REQUEST,
+    TAG_ADD_REQUEST,
+    TAG_ADD_RESPONSE,
+    TAG_BIND_REQUEST,
+    TAG_BIND_RESPONSE,
+    TAG_COMPARE_REQUEST,
+    TAG_COMPARE_RESPONSE,
+    TAG_CONTROLS,
+    TAG_DEL_REQUEST,
+    TAG_DEL_RESPONSE,
+    TAG_EXTENDED_REQUEST,
+    TAG_EXTENDED_RESPONSE,
+    TAG_INTERMEDIATE_RESPONSE,
+    TAG_MODIFY_DN_REQUEST,
+    TAG_MODIFY_DN_RESPONSE,
+    TAG_MODIFY_REQUEST,
+    TAG_MODIFY_RESPONSE,
+    TAG_SEARCH_REQUEST,
+    TAG_SEARCH_RESULT_DONE,
+    TAG_SEARCH_RESULT_ENTRY,
+    TAG_SEARCH_RESULT_REFERENCE,
+    TAG_UNBIND_REQUEST,
     AbandonRequest,
     AddRequest,
     AddResponse,
@@ -72,35 +94,6 @@ from dcemu.ldap.messages import (
     UnbindRequest,
     UnknownAuthentication,
 )
-
-# protocolOp tags: [APPLICATION n], constructed unless the type is primitive (NULL, LDAPDN, MessageID).
-TAG_BIND_REQUEST = 0x60
-TAG_BIND_RESPONSE = 0x61
-TAG_UNBIND_REQUEST = 0x42
-TAG_SEARCH_REQUEST = 0x63
-TAG_SEARCH_RESULT_ENTRY = 0x64
-TAG_SEARCH_RESULT_DONE = 0x65
-TAG_MODIFY_REQUEST = 0x66
-TAG_MODIFY_RESPONSE = 0x67
-TAG_ADD_REQUEST = 0x68
-TAG_ADD_RESPONSE = 0x69
-TAG_DEL_REQUEST = 0x4A
-TAG_DEL_RESPONSE = 0x6B
-TAG_MODIFY_DN_REQUEST = 0x6C
-TAG_MODIFY_DN_RESPONSE = 0x6D
-TAG_COMPARE_REQUEST = 0x6E
-TAG_COMPARE_RESPONSE = 0x6F
-TAG_ABANDON_REQUEST = 0x50
-TAG_SEARCH_RESULT_REFERENCE = 0x73
-TAG_EXTENDED_REQUEST = 0x77
-TAG_EXTENDED_RESPONSE = 0x78
-TAG_INTERMEDIATE_RESPONSE = 0x79
-TAG_CONTROLS = 0xA0
-
-#: Tags of the ops a client may send (RFC 4511 §4.2-4.12).
-REQUEST_TAGS = frozenset({TAG_BIND_REQUEST, TAG_UNBIND_REQUEST, TAG_SEARCH_REQUEST, TAG_MODIFY_REQUEST,
-                          TAG_ADD_REQUEST, TAG_DEL_REQUEST, TAG_MODIFY_DN_REQUEST, TAG_COMPARE_REQUEST,
-                          TAG_ABANDON_REQUEST, TAG_EXTENDED_REQUEST})
 
 
 class MessageDecodeError(RemoteProtocolError):
