@@ -42,7 +42,7 @@ from ..repl.codes import (
     EXOP_ERR_UPDATE_ERR,
     EXOP_FSMO_REQ_RID_ALLOC,
 )
-from .host import directory_of, dsa_guid, event_sink, ntds_settings_dn, rid_set_dn
+from .dcref import directory_of, dsa_guid, event_sink, ntds_settings_dn, rid_set_dn
 from .manager import EXOP_ERR_MISMATCH, RidAllocError, allocate_pool, block_size, caller_rid_set_dn, rid_manager_dn
 from .pool import RidRange
 from .rid_set import is_invalidated

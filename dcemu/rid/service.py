@@ -26,9 +26,10 @@ from typing import Any
 
 from ..errors import DcemuError, UnwillingToPerform, svc_err
 from ..repl.codes import RPC_S_SERVER_UNAVAILABLE, DrsError
+from ..roles import Role, roles_verified
 from . import events as ev
 from . import space
-from .host import directory_of, event_sink, is_domain_sid, name_of, ntds_settings_dn, rid_set_dn
+from .dcref import directory_of, event_sink, is_domain_sid, name_of, ntds_settings_dn, rid_set_dn
 from .manager import (
     ERROR_DS_INCORRECT_ROLE_OWNER,
     ERROR_DS_ROLE_NOT_VERIFIED,
@@ -154,7 +155,6 @@ def handle_sid_compatibility_version(dc: Any, value: Any) -> None:
     # DC that is not the RID master refuses with ERROR_DS_INCORRECT_ROLE_OWNER; repeating the
     # operation once unlocked succeeds without a second event.
     """
-    from ..fsmo import Role, roles_verified
     if isinstance(value, list | tuple):
         value = value[0] if value else None
     if isinstance(value, bytes):
