@@ -36,7 +36,7 @@ OPERATIONAL = ("createTimeStamp", "modifyTimeStamp", "subSchemaSubEntry", "canon
 CONSTRUCTED = frozenset({"canonicalName", "msDS-ReplAttributeMetaData", "msDS-ReplValueMetaData", "tokenGroups",
                          "msDS-User-Account-Control-Computed", "allowedAttributes", "allowedAttributesEffective",
                          "createTimeStamp", "modifyTimeStamp", "subSchemaSubEntry", "structuralObjectClass",
-                         "allowedChildClasses", "msDS-PrincipalName", "primaryGroupToken"})
+                         "allowedChildClasses", "msDS-PrincipalName", "primaryGroupToken", "msDS-KeyVersionNumber"})
 
 
 class EntryReader:
@@ -177,6 +177,10 @@ class EntryReader:
         if name == "primaryGroupToken" and "group" in obj.attrs.get("objectClass", []):
             sid = obj.first("objectSid")
             return [str(Sid.from_bytes(sid).rid)] if isinstance(sid, bytes) else []
+        if name == "msDS-KeyVersionNumber":
+            # MS-ADTS 3.1.1.4.5.16: the version of unicodePwd's replication metadata.
+            pwd = obj.meta.get("unicodePwd")
+            return [str(pwd.version)] if pwd is not None else []
         if name == "msDS-PrincipalName":
             sam_name = obj.first("sAMAccountName")
             return [f"{d.store.state('netbiosName')}\\{sam_name}"] if sam_name else []
