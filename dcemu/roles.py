@@ -82,7 +82,7 @@ def role_object_dn(dc: DcRef, role: Role) -> str:
 
 
 def unverified_ncs(dc: DcRef) -> list[str]:
-    return [str(n) for n in (directory_of(dc).store.state(STATE_UNVERIFIED, []) or [])]  # type: ignore[union-attr]
+    return [str(n) for n in (directory_of(dc).store.state(STATE_UNVERIFIED, []) or [])]  # type: ignore[attr-defined]
 
 
 def mark_roles_unverified(dc: DcRef) -> list[str]:

@@ -127,7 +127,7 @@ def checkpoint_vm(host: HostCore, name: str, *, snapshot_name: str | None = None
                                   f"ProductionOnly (R-HV-31).")
             production = False
             warnings.append("A production checkpoint was not possible; a standard checkpoint was taken (R-HV-31).")
-        else:
+        elif session is not None:
             session.guest.flush()       # VSS inside the guest: the disk is consistent, no memory kept
     if not production and session is not None and getattr(session.guest, "runs_ad_ds", False):
         warnings.append(DC_STANDARD_WARNING)
@@ -146,7 +146,7 @@ def get_vm_snapshot(host: HostCore, vm_name: str | None = None, *, name: str | N
     """Get-VMSnapshot (R-HV-33): filter by name (wildcards), type, or tree position."""
     host.check_open()
     vms = [host.vm(vm_name)] if vm_name is not None else list(host.state.vms)
-    result = []
+    result: list[CheckpointInfo] = []
     for vm in vms:
         ckpts = list(vm.checkpoints)
         if parent_of is not None:

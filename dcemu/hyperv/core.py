@@ -252,7 +252,8 @@ class HostCore:
         self._after_depth += 1
         errors: list[BaseException] = []
         try:
-            actions: list[Callable[[], object]] = [lambda v=vm_id: self._deliver_notify(v) for vm_id in txn.notify]
+            actions: list[Callable[[], object]] = [functools.partial(self._deliver_notify, vm_id)
+                                                   for vm_id in txn.notify]
             for action in actions + txn.after_commit:
                 try:
                     action()

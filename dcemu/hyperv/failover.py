@@ -266,12 +266,12 @@ def reverse_replication(host: HostCore, name: str) -> ReplicationInfo:
         _rep.forget(other, old)
         old.replication = Replication(mode=ReplicationMode.REPLICA, state=RS.REPLICATING,
                                       primary_server=host.name, replica_server=other.name,
-                                      last_replication_time=host.now(), **settings)
+                                      last_replication_time=host.now(), **settings)  # type: ignore[arg-type]
     _drop_points(host, vm)
     base = rep.failover_base
     vm.replication = Replication(mode=ReplicationMode.PRIMARY, state=RS.REPLICATING, primary_server=host.name,
                                  replica_server=other.name, last_replication_time=host.now(),
-                                 last_point_at=host.now(), **settings)
+                                 last_point_at=host.now(), **settings)  # type: ignore[arg-type]
     if consistent:
         vm.replication.tracked = base
         _rep.schedule_cycle(host, vm)

@@ -127,7 +127,7 @@ def move_vm(host: HostCore, name: str, *, destination_host: str,
                 host.txn.staging.delete_later(disk)
     if failure is not None:
         raise failure
-    return vm_info(dest, dest.vm_by_id(record.id))
+    return vm_info(dest, dest.vm(record.id))
 
 
 def move_vm_storage(host: HostCore, name: str, *, destination_storage_path: str | Path) -> VMInfo:

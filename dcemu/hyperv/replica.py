@@ -163,9 +163,10 @@ def enable_vm_replication(host: HostCore, name: str, *, replica_server_name: str
         replica.has_live_image = replica.auto_start_pending = False
         replica.image_genid = None
         replica.replication = Replication(mode=ReplicationMode.REPLICA, state=RS.WAITING_FOR_INITIAL_REPLICATION,
-                                          **settings)
+                                          **settings)  # type: ignore[arg-type]
         other.state.vms.append(replica)
-    vm.replication = Replication(mode=ReplicationMode.PRIMARY, state=RS.READY_FOR_INITIAL_REPLICATION, **settings)
+    vm.replication = Replication(mode=ReplicationMode.PRIMARY, state=RS.READY_FOR_INITIAL_REPLICATION,
+                                 **settings)  # type: ignore[arg-type]
     return info(host, vm)
 
 

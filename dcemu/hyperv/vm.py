@@ -210,7 +210,7 @@ def set_vm_firmware(host: HostCore, name: str, *, enable_secure_boot: bool | Non
         vm.ip_protocol_preference = ip_protocol_preference
     if first_boot_device is not None:
         boot = _boot_device(2, first_boot_device)
-        vm.boot_order = [boot] + [d for d in vm.boot_order if d != boot]
+        vm.boot_order = [boot] + [d for d in vm.boot_order if d != boot]  # type: ignore[assignment]  # R-HV-04: a device here
     host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
     return vm_info(host, vm)
 

@@ -333,7 +333,7 @@ class ServerConnection:
             return self.notice_of_disconnection(ResultCode.PROTOCOL_ERROR, DECODING_ERROR_TEXT)
         response_cls = _RESPONSE_FOR_TAG[violation.request_tag]
         response = response_cls(ResultCode.PROTOCOL_ERROR, "", DECODING_ERROR_TEXT)
-        return self.send(LDAPMessage(violation.message_id, response))
+        return self.send(LDAPMessage(violation.message_id, response))  # type: ignore[arg-type]  # a response class
 
     def notice_of_disconnection(self, result_code: int = ResultCode.PROTOCOL_ERROR, text: str = "") -> bytes:
         """The unsolicited ExtendedResponse ending the session (RFC 4511 §4.4.1), messageID 0.
@@ -383,7 +383,7 @@ class ServerConnection:
         if op.__class__ in RESPONSE_TYPE:
             raise LocalProtocolError(f"{type(op).__name__} is a request, not a response")
         if op.__class__ is BindResponse:
-            self._machine.process(self._bind_outcome(msg.message_id, op))  # type: ignore[arg-type]
+            self._machine.process(self._bind_outcome(msg.message_id, op))
             self._pending_bind = None
             self._pending_violation_bind = None
 

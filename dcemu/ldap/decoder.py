@@ -134,7 +134,7 @@ def decode_message(data: bytes, *, max_filter_depth: int = MAX_FILTER_DEPTH) -> 
         if op_tag == TAG_SEARCH_REQUEST:
             op = _decode_search_request(data, cs, ce, max_filter_depth)
         else:
-            op = decoder(data, cs, ce)
+            op = decoder(data, cs, ce)  # type: ignore[assignment]  # the table's decoders return protocolOps
         controls: tuple[Control, ...] = ()
         if ce < e:
             controls = _decode_controls(data, ce, e)
@@ -397,7 +397,7 @@ def _decode_bind_response(data: bytes, s: int, e: int) -> BindResponse:
     fields, p = _decode_result_fields(data, s, e, binary_dn=True)
     tail, p = _optional_tail(data, p, e, (0x87,), "BindResponse")
     expect_end(p, e, "BindResponse")
-    return BindResponse(*fields, server_sasl_creds=tail.get(0x87))
+    return BindResponse(*fields, server_sasl_creds=tail.get(0x87))  # type: ignore[misc]  # fields: the 4 result fields
 
 
 def _decode_extended_response(data: bytes, s: int, e: int) -> ExtendedResponse:
@@ -406,7 +406,7 @@ def _decode_extended_response(data: bytes, s: int, e: int) -> ExtendedResponse:
     expect_end(p, e, "ExtendedResponse")
     name = tail.get(0x8A)
     return ExtendedResponse(*fields, response_name=None if name is None else utf8(name, "responseName"),
-                            response_value=tail.get(0x8B))
+                            response_value=tail.get(0x8B))  # type: ignore[misc]
 
 
 def _decode_intermediate_response(data: bytes, s: int, e: int) -> IntermediateResponse:

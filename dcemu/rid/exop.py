@@ -150,7 +150,7 @@ def process_rid_alloc(master_dc: Any, request: RidAllocRequest) -> RidAllocReply
     target = caller_rid_set_dn(d, request.uuid_dsa_obj_dest)
     if target is None:
         return RidAllocReply(EXOP_ERR_UNKNOWN_CALLER, detail="the requesting DSA has no computer object")
-    block = block_size(int(d.store.state("ridBlockSize", 0) or 0))  # type: ignore[arg-type]
+    block = block_size(int(d.store.state("ridBlockSize", 0) or 0))  # type: ignore[call-overload]
     try:
         pool = allocate_pool(d, target, ntds_settings_dn=me, block=block, li_fsmo_info=request.li_fsmo_info,
                              on_event=event_sink(master_dc))

@@ -59,13 +59,14 @@ def request_pool(dc: Any) -> RidRange:
     """Get a new pool into ``dc``'s RID Set: locally when RID master, else by EXOP (R-RID-11, R-RID-20)."""
     d = directory_of(dc)
     if is_rid_master(dc):
-        configured = int(d.store.state("ridBlockSize", 0) or 0)  # type: ignore[arg-type]
+        configured = int(d.store.state("ridBlockSize", 0) or 0)  # type: ignore[call-overload]
         return allocate_pool(d, rid_set_dn(dc), ntds_settings_dn=ntds_settings_dn(dc),
                              block=block_size(configured), on_event=event_sink(dc))
     remote = getattr(dc, "remote_rid_request", None)
     if remote is None:
         raise DrsError(RPC_S_SERVER_UNAVAILABLE, "no route to the RID master")
-    return remote(dc)
+    pool: RidRange = remote(dc)
+    return pool
 
 
 def make_allocator(dc: Any) -> RidSetAllocator:

@@ -103,12 +103,12 @@ def receive_warnings(dc: Any, pool: RidRange, *, on_event: ev.EventSink | None =
                 f"(ceiling RID {soft_ceiling(max_rid)}).")
     reached = milestones_reached(max_rid, pool.high)
     store = d.store
-    logged = int(store.state(STATE_MILESTONES_LOGGED, 0) or 0)  # type: ignore[arg-type]
+    logged = int(store.state(STATE_MILESTONES_LOGGED, 0) or 0)  # type: ignore[call-overload]
     if reached <= logged:
         return
     now = to_dstime(d.clock.now())
     last = store.state(STATE_MILESTONE_LOGGED_AT)
-    if last is not None and now - int(last) < MILESTONE_DAMPING_SECONDS:  # type: ignore[arg-type]
+    if last is not None and now - int(last) < MILESTONE_DAMPING_SECONDS:  # type: ignore[call-overload]
         return  # dampened: the next pool received after the hour logs it
     with store.transaction():
         store.set_state(STATE_MILESTONES_LOGGED, reached)
