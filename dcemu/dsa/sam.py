@@ -56,8 +56,10 @@ PASSWORD_ATTRIBUTES = frozenset({"unicodePwd"})
 #: Attributes an originating password write stamps (they replicate together).
 PASSWORD_STAMPED = frozenset({"unicodePwd", "pwdLastSet", "ntPwdHistory", "dBCSPwd", "supplementalCredentials",
                               "lmPwdHistory"})
-#: systemOnly attributes a client may still supply on add.
-CLIENT_SETTABLE_SYSTEM_ONLY = frozenset({"instanceType", "objectClass"})
+#: systemOnly attributes a client may still supply.  msDS-AllowedToActOnBehalfOfOtherIdentity is systemOnly in
+#: the 2012 R2 schema, yet Windows lets anyone with WriteProperty set it: that is how resource-based constrained
+#: delegation is configured (Set-ADComputer -PrincipalsAllowedToDelegateToAccount, impacket's rbcd.py; MS-SFU 3.2.5.2.3).
+CLIENT_SETTABLE_SYSTEM_ONLY = frozenset({"instanceType", "objectClass", "msDS-AllowedToActOnBehalfOfOtherIdentity"})
 #: Attributes the DSA writes that are not always in the class's may list.
 DSA_MAINTAINED = frozenset({"pwdLastSet", "ntPwdHistory", "dBCSPwd", "lmPwdHistory", "supplementalCredentials"})
 
