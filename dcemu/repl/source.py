@@ -172,11 +172,6 @@ def _sent_attributes(schema: object) -> frozenset[str]:
                      if a.replicated and not a.constructed and not a.is_linked)
 
 
-def _seen(utd: dict[str, int], meta: object) -> bool:
-    seen = utd.get(meta.invocation_id)  # type: ignore[attr-defined]
-    return seen is not None and meta.orig_usn <= seen  # type: ignore[attr-defined]
-
-
 @lru_cache(maxsize=4096)
 def _sent_order(sent: frozenset[str], names: tuple[str, ...]) -> tuple[str, ...]:
     """The attributes of ``names`` that travel, in the order a reply lists them (sorted).
@@ -199,7 +194,8 @@ def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *, 
     all_meta = obj.meta
     names = _sent_order(sent, tuple(all_meta))
     if utd:      # propagation dampening (R-REPL-24): drop the stamps the destination has seen
-        names = tuple(n for n in names if not _seen(utd, all_meta[n]))
+        names = tuple(n for n in names
+                      if not vectors.covers(utd, all_meta[n].invocation_id, all_meta[n].orig_usn))
     stamped = [all_meta[n] for n in names]
     # One write stamps many attributes alike and the store hands them one shared PropertyMeta:
     # convert each distinct stamp once (by identity, then by value).
