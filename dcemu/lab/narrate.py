@@ -110,6 +110,7 @@ LEADS: dict[str, Callable[[dict, dict, dict], str]] = {
     "seize_role": lambda a, o, s: f"{a['to']} seized {a['role']}",
     "invalidate_rid_pool": lambda a, o, s: f"{a['dc']}'s RID pool was invalidated",
     "check": lambda a, o, s: "the lab was checked",
+    "scheduled": lambda a, o, s: "the lab's own schedule ran (change notification, periodic replication, LDAP writes)",
     "clone_prepare": lambda a, o, s: f"{a['dc']} was prepared for cloning (Cloneable Domain Controllers, "
     f"excluded applications checked, DCCloneConfig.xml written)",
     "clone_export": lambda a, o, s: f"Hyper-V exported the shut-down {a['dc']}",
