@@ -36,8 +36,8 @@ from pyasn1.codec.ber import decoder as asn1_decoder
 from pyasn1.codec.ber import encoder as asn1_encoder
 from pyasn1.type import namedtype, univ
 
-from dcemu.ldap.codec import decode_message
-from dcemu.ldap.encoding import encode, encode_search_result_entry
+from dcemu.ldap.decoder import decode_message
+from dcemu.ldap.encoder import encode, encode_search_result_entry
 from dcemu.ldap.messages import LDAPMessage, SearchResultEntry
 
 BASE = "DC=emu,DC=test"

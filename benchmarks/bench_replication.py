@@ -5,7 +5,7 @@ Measured in one process:
 
 1. populate: N users on DC01 through the ordinary add path, 1,000 per ``Directory.batch()``, in a
    child process (the joining DC is another machine: the join starts from a fresh interpreter);
-2. initial sync: ``promote_replica`` of DC02 from DC01 (helper-side objects, three NCs pulled
+2. initial sync: ``Fabric.promote`` of DC02 from DC01 (helper-side objects, three NCs pulled
    through the in-process transport with GetNCChanges semantics, RID pool by EXOP), reported as
    replicated objects per second; target: under 30 s for 100,000 users;
 3. delta: M users modified on DC01, then one pull cycle DC02 <- DC01, objects per second;

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ids import Sid
-from .rid.host import directory_of, name_of
+from .rid.dcref import directory_of, name_of
 
 
 @dataclass(frozen=True, order=True)
@@ -58,7 +58,7 @@ def find_duplicate_sids(dcs: Iterable[Any] | Mapping[str, Any], *,
                         include_deleted: bool = False) -> list[DuplicateSid]:
     """Every objectSid shared by distinct objects (by objectGUID) across ``dcs``, sorted by SID.
 
-    ``dcs`` are DomainControllers (or anything dcemu.rid.host understands), or a mapping of labels
+    ``dcs`` are DomainControllers (or anything dcemu.rid.dcref understands), or a mapping of labels
     to them (an exact VM copy has the same DC name as its source; a label tells the two apart).
     Each DIT is scanned once, also when several DCs share it (test setups).
     """

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 The DSA raises an ``LdapError`` subclass; the LDAP session turns it into an LDAPResult with
-``result_code`` and ``message`` as the diagnosticMessage (ldaptor's registry-by-code idea).
+``result_code`` and ``message`` as the diagnosticMessage (one class per result code).
 ``message`` follows Windows' shape, e.g.::
 
     0000208D: NameErr: DSID-0310028D, problem 2001 (NO_OBJECT), data 0, best match of:
@@ -45,7 +45,6 @@ class LdapError(DcemuError):
 
     result_code: ClassVar[int] = 80
     name: ClassVar[str] = "other"
-    registry: ClassVar[dict[int, type[LdapError]]] = {}
 
     def __init__(self, message: str = "", *, matched_dn: str = "", win32: int | None = None) -> None:
         super().__init__(message or self.name)
@@ -53,50 +52,163 @@ class LdapError(DcemuError):
         self.matched_dn = matched_dn
         self.win32 = win32
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
-        LdapError.registry.setdefault(cls.result_code, cls)
 
-    @classmethod
-    def for_code(cls, code: int, message: str = "") -> LdapError:
-        return cls.registry.get(code, LdapError)(message)
+# One class per result code (RFC 4511 4.1.9), written out so type checkers and readers see them.
 
-
-def _code(code: int, name: str) -> type[LdapError]:
-    return type(name[0].upper() + name[1:], (LdapError,), {"result_code": code, "name": name})
+class OperationsError(LdapError):
+    result_code = 1
+    name = "operationsError"
 
 
-OperationsError = _code(1, "operationsError")
-ProtocolError = _code(2, "protocolError")
-TimeLimitExceeded = _code(3, "timeLimitExceeded")
-SizeLimitExceeded = _code(4, "sizeLimitExceeded")
-AuthMethodNotSupported = _code(7, "authMethodNotSupported")
-StrongerAuthRequired = _code(8, "strongerAuthRequired")
-Referral = _code(10, "referral")
-AdminLimitExceeded = _code(11, "adminLimitExceeded")
-UnavailableCriticalExtension = _code(12, "unavailableCriticalExtension")
-ConfidentialityRequired = _code(13, "confidentialityRequired")
-NoSuchAttribute = _code(16, "noSuchAttribute")
-UndefinedAttributeType = _code(17, "undefinedAttributeType")
-InappropriateMatching = _code(18, "inappropriateMatching")
-ConstraintViolation = _code(19, "constraintViolation")
-AttributeOrValueExists = _code(20, "attributeOrValueExists")
-InvalidAttributeSyntax = _code(21, "invalidAttributeSyntax")
-NoSuchObject = _code(32, "noSuchObject")
-InvalidDnSyntax = _code(34, "invalidDNSyntax")
-InvalidCredentials = _code(49, "invalidCredentials")
-InsufficientAccessRights = _code(50, "insufficientAccessRights")
-Busy = _code(51, "busy")
-Unavailable = _code(52, "unavailable")
-UnwillingToPerform = _code(53, "unwillingToPerform")
-NamingViolation = _code(64, "namingViolation")
-ObjectClassViolation = _code(65, "objectClassViolation")
-NotAllowedOnNonLeaf = _code(66, "notAllowedOnNonLeaf")
-NotAllowedOnRdn = _code(67, "notAllowedOnRDN")
-EntryAlreadyExists = _code(68, "entryAlreadyExists")
-ObjectClassModsProhibited = _code(69, "objectClassModsProhibited")
-AffectsMultipleDsas = _code(71, "affectsMultipleDSAs")
-Other = _code(80, "other")
+class ProtocolError(LdapError):
+    result_code = 2
+    name = "protocolError"
+
+
+class TimeLimitExceeded(LdapError):
+    result_code = 3
+    name = "timeLimitExceeded"
+
+
+class SizeLimitExceeded(LdapError):
+    result_code = 4
+    name = "sizeLimitExceeded"
+
+
+class AuthMethodNotSupported(LdapError):
+    result_code = 7
+    name = "authMethodNotSupported"
+
+
+class StrongerAuthRequired(LdapError):
+    result_code = 8
+    name = "strongerAuthRequired"
+
+
+class Referral(LdapError):
+    result_code = 10
+    name = "referral"
+
+
+class AdminLimitExceeded(LdapError):
+    result_code = 11
+    name = "adminLimitExceeded"
+
+
+class UnavailableCriticalExtension(LdapError):
+    result_code = 12
+    name = "unavailableCriticalExtension"
+
+
+class ConfidentialityRequired(LdapError):
+    result_code = 13
+    name = "confidentialityRequired"
+
+
+class NoSuchAttribute(LdapError):
+    result_code = 16
+    name = "noSuchAttribute"
+
+
+class UndefinedAttributeType(LdapError):
+    result_code = 17
+    name = "undefinedAttributeType"
+
+
+class InappropriateMatching(LdapError):
+    result_code = 18
+    name = "inappropriateMatching"
+
+
+class ConstraintViolation(LdapError):
+    result_code = 19
+    name = "constraintViolation"
+
+
+class AttributeOrValueExists(LdapError):
+    result_code = 20
+    name = "attributeOrValueExists"
+
+
+class InvalidAttributeSyntax(LdapError):
+    result_code = 21
+    name = "invalidAttributeSyntax"
+
+
+class NoSuchObject(LdapError):
+    result_code = 32
+    name = "noSuchObject"
+
+
+class InvalidDnSyntax(LdapError):
+    result_code = 34
+    name = "invalidDNSyntax"
+
+
+class InvalidCredentials(LdapError):
+    result_code = 49
+    name = "invalidCredentials"
+
+
+class InsufficientAccessRights(LdapError):
+    result_code = 50
+    name = "insufficientAccessRights"
+
+
+class Busy(LdapError):
+    result_code = 51
+    name = "busy"
+
+
+class Unavailable(LdapError):
+    result_code = 52
+    name = "unavailable"
+
+
+class UnwillingToPerform(LdapError):
+    result_code = 53
+    name = "unwillingToPerform"
+
+
+class NamingViolation(LdapError):
+    result_code = 64
+    name = "namingViolation"
+
+
+class ObjectClassViolation(LdapError):
+    result_code = 65
+    name = "objectClassViolation"
+
+
+class NotAllowedOnNonLeaf(LdapError):
+    result_code = 66
+    name = "notAllowedOnNonLeaf"
+
+
+class NotAllowedOnRdn(LdapError):
+    result_code = 67
+    name = "notAllowedOnRDN"
+
+
+class EntryAlreadyExists(LdapError):
+    result_code = 68
+    name = "entryAlreadyExists"
+
+
+class ObjectClassModsProhibited(LdapError):
+    result_code = 69
+    name = "objectClassModsProhibited"
+
+
+class AffectsMultipleDsas(LdapError):
+    result_code = 71
+    name = "affectsMultipleDSAs"
+
+
+class Other(LdapError):
+    result_code = 80
+    name = "other"
+
 
 
 # --- Windows-shaped diagnostic texts (MS-ADTS 3.1.1.3.4.1.x; observed on Windows DCs) ------

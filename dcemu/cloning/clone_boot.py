@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DcemuError
+from ..guest.boot import CloningCases, register_cloning
 from ..guest.system import (
     DNSCACHE_PARAMETERS,
     NETLOGON_PARAMETERS,
@@ -54,7 +55,7 @@ from ..guest.system import (
 )
 from . import events, firstboot
 from .allowlist import AllowListError, clone_blockers, load_default_allow_list, parse_allow_list
-from .config import CloneConfig, CloneConfigError, parse_clone_config
+from .config import CloneConfig, CloneConfigError, clone_config_search_locations, find_clone_config, parse_clone_config
 from .locator import PdcBindFailed, PdcNotFound, bind_pdc, locate_pdc, machine_credentials
 from .pdc import AddCloneDcError, DrsAddCloneDcReply, DrsAddCloneDcRequest, add_clone_dc
 from .promotion import ClonePromotionError, reset_invocation_id_locally, take_over_identity
@@ -338,6 +339,17 @@ def _succeed(a: CloneAttempt) -> None:
     guest.registry.set(NTDS_PARAMETERS, "VdcCloningDone", 1)
     store_generation_id(guest, a.genid)                                            # 2179
     guest.boot_case = "R-BOOT-03 cloned"
-    firstboot.stop_ntds(guest)
+    firstboot.stop_and_restore_owner(guest)
     if guest.hw is not None:
         guest.hw.request_restart()
+
+
+def _find_config(working_dir: Path, windir: Path) -> Path | None:
+    return find_clone_config(clone_config_search_locations(working_dir, windir))
+
+
+# The guest's boot table runs these cases (dcemu.guest.boot): cloning imports the guest, never the reverse.
+register_cloning(CloningCases(
+    find_config=_find_config, source_rebooted=firstboot.rename_config_on_source,
+    clone_first_boot=run_clone_first_boot, duplicate_ip_guard=firstboot.duplicate_ip_guard,
+    retry_without_trigger=firstboot.retry_without_trigger, unsupported_platform=firstboot.unsupported_platform))

@@ -375,18 +375,3 @@ def write_clone_config(path: str | os.PathLike[str], xml: str, *, offline: bool)
     except OSError as exc:
         raise CloneConfigWriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
     return target
-
-
-#: Names that moved to dcemu.cloning.newconfig (the cmdlet's half); still importable from here.
-_MOVED_TO_NEWCONFIG = frozenset({
-    "CloneConfigParameterError", "CloneConfigParameters", "CloneReadiness", "CheckOutcome", "CloneConfigFilePlan",
-    "apply_clone_config_file_plan", "clone_computer_name_problem", "is_searched_location", "message",
-    "new_clone_config", "online_prerequisite_checks", "plan_new_clone_config_file",
-})
-
-
-def __getattr__(name: str) -> object:
-    if name in _MOVED_TO_NEWCONFIG:
-        from dcemu.cloning import newconfig
-        return getattr(newconfig, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,13 +1,13 @@
 """The boot-time cloning cases of a DC guest (virtualized-dc.md §2.5–2.6: R-BOOT-01/03/04/05/07).
 
 The boot table itself is dcemu.guest.boot; this module does what each cloning-related case
-does.  ``clone_first_boot`` (R-BOOT-03, R-CLSTEP-01..17) is the clone's whole first boot, run by
-dcemu.cloning.clone_boot.
+does.  The clone's whole first boot (R-BOOT-03, R-CLSTEP-01..17) is dcemu.cloning.clone_boot, which
+registers these cases with the guest's boot table.
 
 A copy of a DC boots with its source's DIT, so NTDS starts under the *source's* DSA GUID.  The
 boot table keeps a clone (R-BOOT-03) off the lab's network (``start_ntds(attach=False)``), so it
 never answers as its source (R-CLSTEP-05).  Leaving the network is by DSA GUID, though: when a
-copy that still carries the source's identity stops (a failure, DSRM), ``stop_ntds`` gives a
+copy that still carries the source's identity stops (a failure, DSRM), ``stop_and_restore_owner`` gives a
 running DC that owns that identity its registration back, so the source is never cut off.
 """
 
@@ -61,10 +61,10 @@ def _owners_back(guest: DcGuest, dsa_guid: str) -> None:
             guest.env.attach(other)
 
 
-def stop_ntds(guest: DcGuest) -> None:
-    """Stop NTDS and leave the network, without cutting off a running DC that shares the identity."""
+def stop_and_restore_owner(guest: DcGuest) -> None:
+    """Stop the guest's services and leave the network, giving a running DC with this identity its place back."""
     dsa_guid = guest.dc.directory.dsa_guid if guest.dc is not None else None
-    guest._stop()
+    guest.stop()
     if dsa_guid is not None:
         _owners_back(guest, dsa_guid)
 
@@ -73,8 +73,8 @@ def reboot_into_dsrm(guest: DcGuest) -> None:
     """Set the DSRM boot flag and restart: the next boot lands in DSRM (bcdedit /set safeboot dsrepair)."""
     guest.system.dsrm_boot = True
     guest.system.save()
-    stop_ntds(guest)       # NTDS stops; the DC leaves the network before the reboot
-    guest.mode = "dsrm"
+    stop_and_restore_owner(guest)       # NTDS stops; the DC leaves the network before the reboot
+    guest.enter_dsrm()
     if guest.hw is not None:
         guest.hw.request_restart()
 
@@ -104,9 +104,3 @@ def duplicate_ip_guard(guest: DcGuest) -> bool:
     log(guest, 2228, ip=guest.system.ip_address, other=other)
     reboot_into_dsrm(guest)
     return True
-
-
-def clone_first_boot(guest: DcGuest, genid: bytes, config: Path | None) -> None:
-    """R-BOOT-03: the clone's first boot (R-CLSTEP-01..17)."""
-    from .clone_boot import run_clone_first_boot
-    run_clone_first_boot(guest, genid, config)

@@ -418,20 +418,37 @@ def writable_dc_host(d: Directory) -> str:
     Its inbound replication partner first (a connection object's source), then any writable DC
     by name; the domain's DNS name when none is known.
     """
-    from ..repl import topology
     me = d.get(d.dsa_guid)
     sources = []
     for child in d.children(me) if me is not None else ():
         if not child.deleted and "nTDSConnection" in child.attrs.get("objectClass", []):
             sources.append(d.find(str(child.first("fromServer", ""))))
-    candidates = [s for s in sources if s is not None] + [d.get(x.guid) for x in
-                                                         sorted(topology.list_dsas(d), key=lambda x: x.name)]
+    candidates = [s for s in sources if s is not None] + _dsas_by_name(d)
     for ntds in candidates:
-        if ntds is not None and not ntds.deleted and not _ro_category(ntds.first("objectCategory")):
-            info = topology.dsa(d, ntds.guid)
-            if info is not None and info.dns_host_name:
-                return info.dns_host_name
+        if ntds is not None and not ntds.deleted and not _ro_category(ntds.first("objectCategory")) \
+                and _is_ntds_dsa(ntds):
+            server = d.find(dnmod.parent(ntds.dn))
+            host = str(server.first("dNSHostName", "")) if server is not None else ""
+            if host:
+                return host
     return str(d.store.state("dnsDomain", ""))
+
+
+def _is_ntds_dsa(obj: StoredObject) -> bool:
+    return any(str(c).lower() == "ntdsdsa" for c in obj.attrs.get("objectClass", []))
+
+
+def _dsas_by_name(d: Directory) -> list[StoredObject]:
+    """The live nTDSDSA objects under CN=Sites, by server name (then GUID), read here so the DSA needs no repl."""
+    config = str(d.store.state("configurationNamingContext", ""))
+    if not config:
+        return []
+    found = [o for o in d.store.subtree(dnmod.normalize(f"CN=Sites,{config}")) if _is_ntds_dsa(o) and not o.deleted]
+
+    def server_name(o: StoredObject) -> str:
+        parts = dnmod.parse(o.dn)
+        return str(parts[1][1]) if len(parts) > 1 else ""
+    return sorted(sorted(found, key=lambda o: o.guid), key=server_name)
 
 
 def referral_error(d: Directory, dn: str = "") -> RodcReferral:

@@ -14,12 +14,18 @@ cannot be opened, puts the session in DSRM with event 2207; an absent or malform
 msDS-GenerationId reads as "none" (2173) and, outside the first boot after promotion, counts as
 a GenID change (R-GENID-12), so the safeguards run.
 
+The cloning cases (R-BOOT-01/03/04's guard/05/07) and where DCCloneConfig.xml is searched are
+dcemu.cloning's: it registers them here (``register_cloning``), so cloning imports the guest and the
+guest never imports cloning.  A guest booted without them registered treats every case as no-clone.
+
 ``restart_ntds`` is ``Restart-Service NTDS``: the same GenID check without the cloning cases
 (R-GENID-22: how an administrator makes a DC resumed from a saved-state checkpoint notice it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING
 
@@ -57,12 +63,43 @@ def windows_path(disk: Path, path: str) -> Path:
     return disk.joinpath(*[p for p in parts if not p.endswith(":\\") and p not in ("\\",)])
 
 
+@dataclass(frozen=True)
+class CloningCases:
+    """What dcemu.cloning does in the boot table's cloning cases (registered by dcemu.cloning.clone_boot)."""
+
+    #: (DSA working directory, %windir%) -> the DCCloneConfig.xml a clone would use, or None (R-CLSTEP-04).
+    find_config: Callable[[Path, Path], Path | None]
+    #: R-BOOT-01: the clone source booted again with its DCCloneConfig.xml.
+    source_rebooted: Callable[[DcGuest, Path | None], object]
+    #: R-BOOT-03: the clone's first boot.
+    clone_first_boot: Callable[[DcGuest, bytes, Path | None], object]
+    #: R-BOOT-04's guard: True when the restored DC's IP duplicates a running DC's (it went to DSRM).
+    duplicate_ip_guard: Callable[[DcGuest], bool]
+    #: R-BOOT-07: a failed clone retried with no trigger.
+    retry_without_trigger: Callable[[DcGuest], object]
+    #: R-BOOT-05: DCCloneConfig.xml but no GenID device.
+    unsupported_platform: Callable[[DcGuest, Path | None], object]
+
+
+_REGISTERED: list[CloningCases] = []
+
+
+def register_cloning(cases: CloningCases) -> None:
+    """Install the cloning cases (the last registration wins)."""
+    _REGISTERED[:] = [cases]
+
+
+def cloning_cases() -> CloningCases | None:
+    return _REGISTERED[0] if _REGISTERED else None
+
+
 def clone_config_path(guest: DcGuest) -> Path | None:
     """DCCloneConfig.xml where the clone searches (R-CLSTEP-04): DSA working dir, %windir%\\NTDS."""
-    from ..cloning.config import clone_config_search_locations, find_clone_config
+    cases = cloning_cases()
+    if cases is None:
+        return None
     working = str(guest.registry.get(NTDS_PARAMETERS, "DSA Working Directory", r"C:\Windows\NTDS"))
-    locations = clone_config_search_locations(windows_path(guest.disk, working), guest.disk / "Windows")
-    return find_clone_config(locations)
+    return cases.find_config(windows_path(guest.disk, working), guest.disk / "Windows")
 
 
 def boot(guest: DcGuest) -> None:
@@ -75,14 +112,14 @@ def boot(guest: DcGuest) -> None:
     system.save()
     if system.dsrm_boot:
         # bcdedit /set safeboot dsrepair: Windows starts without AD DS (R-CLSTEP-03, R-SAFE-08).
-        guest.mode = "dsrm"
+        guest.enter_dsrm()
         guest.boot_case = "DSRM"
         system.set_services("Stopped")
         system.services["W32Time"] = "Running"
         system.save()
         return
     if not (guest.disk / DIT_FILE).exists():
-        guest.mode = "server"  # a member server / workgroup machine: no directory service
+        guest.become_member_server()  # a member server / workgroup machine: no directory service
         return
     try:
         ntds_start(guest, at_boot=True)
@@ -96,8 +133,8 @@ def enter_dsrm_after_failure(guest: DcGuest, error: str) -> None:
     # DIVERGENCE: Windows sets the DSRM boot flag and reboots; dcemu puts this boot session in
     # DSRM without writing the flag, because the file that would hold it may be the damaged one.
     """
-    guest._stop()
-    guest.mode = "dsrm"
+    guest.stop()
+    guest.enter_dsrm()
     guest.boot_case = "DSRM"
     log(guest, 2207, error=error)
 
@@ -201,35 +238,39 @@ def _normal(guest: DcGuest, genid: bytes, config: Path | None) -> None:
 
 def _source_rebooted(guest: DcGuest, genid: bytes, config: Path | None) -> None:
     """R-BOOT-01: the clone source booted again with its DCCloneConfig.xml: rename it, no cloning."""
-    from ..cloning import firstboot
-    firstboot.rename_config_on_source(guest, config)
+    cases = cloning_cases()
+    if cases is not None:
+        cases.source_rebooted(guest, config)
 
 
 def _cloning(guest: DcGuest, genid: bytes, config: Path | None) -> None:
     """R-BOOT-03: this VM is a clone (dcemu.cloning.firstboot runs the clone's first boot)."""
-    from ..cloning import firstboot
-    firstboot.clone_first_boot(guest, genid, config)
+    cases = cloning_cases()
+    if cases is not None:
+        cases.clone_first_boot(guest, genid, config)
 
 
 def _safe_restore(guest: DcGuest, genid: bytes, config: Path | None) -> None:
     """R-BOOT-04: a restored (or copied) DC: the safeguards, keeping its identity (2161, 2228)."""
     guest.cached_generation_id = low64(genid)
-    from ..cloning import firstboot
-    if firstboot.duplicate_ip_guard(guest):
+    cases = cloning_cases()
+    if cases is not None and cases.duplicate_ip_guard(guest):
         return
     run_safeguards(guest, genid)
 
 
 def _cloning_retry_without_trigger(guest: DcGuest, genid: bytes, config: Path | None) -> None:
     """R-BOOT-07: a failed clone retried with neither the file nor a GenID change: 2203, DSRM."""
-    from ..cloning import firstboot
-    firstboot.retry_without_trigger(guest)
+    cases = cloning_cases()
+    if cases is not None:
+        cases.retry_without_trigger(guest)
 
 
 def _clone_on_unsupported_platform(guest: DcGuest, config: Path | None) -> None:
     """R-BOOT-05: DCCloneConfig.xml but no GenID device: 2175, rename the file, DSRM."""
-    from ..cloning import firstboot
-    firstboot.unsupported_platform(guest, config)
+    cases = cloning_cases()
+    if cases is not None:
+        cases.unsupported_platform(guest, config)
 
 
 ACTIONS = {

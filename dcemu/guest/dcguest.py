@@ -119,10 +119,10 @@ class DcGuest:
             self._schedule_retry()
 
     def shutdown(self) -> None:
-        self._stop()
+        self.stop()
 
     def turn_off(self) -> None:
-        self._stop()
+        self.stop()
 
     def save_state(self) -> dict[str, Any]:
         state = {"mode": self.mode, "cached_generation_id": self.cached_generation_id.hex()
@@ -218,7 +218,16 @@ class DcGuest:
         self.system.services["NTDS"] = "Stopped"
         self.system.services["Netlogon"] = "Stopped"
 
-    def _stop(self) -> None:
+    def enter_dsrm(self) -> None:
+        """This boot session is in Directory Services Restore Mode (NTDS not running)."""
+        self.mode = "dsrm"
+
+    def become_member_server(self) -> None:
+        """No DIT on the disk: a member server or workgroup machine, no directory service."""
+        self.mode = "server"
+
+    def stop(self) -> None:
+        """Every service stops and the DC leaves the network (shutdown, power cut, before DSRM)."""
         self._cancel_retry()
         if self.dc is not None:
             self.env.detach(self)

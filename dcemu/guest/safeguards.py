@@ -182,8 +182,8 @@ def request_dsrm(guest: DcGuest, error: str) -> None:
     log(guest, 2207, error=error)
     guest.dsrm_requested = True
     # NTDS stops and the DC leaves the network before the reboot (the host starts a new guest).
-    guest._stop()
-    guest.mode = "dsrm"
+    guest.stop()
+    guest.enter_dsrm()
     if guest.hw is not None:
         guest.hw.request_restart()
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,8 +259,13 @@ DC_SERVICES = ("NTDS", "Netlogon", "DFSR", "DNS", "Kdc", "W32Time", "IsmServ", "
 
 
 def install_windows(disk: Path, *, os_version: str, computer_name: str, ip_address: str = "",
-                    extra_installed: list[InstalledItem] | None = None) -> SystemState:
-    """Lay down a fresh Windows Server installation's files on an empty VM disk."""
+                    extra_installed: list[InstalledItem] | None = None,
+                    preinstalled_services: Iterable[str] = ()) -> SystemState:
+    """Lay down a fresh Windows Server installation's files on an empty VM disk.
+
+    ``preinstalled_services`` are the services a fresh installation has (the lab passes those of
+    dcemu.cloning's default allow list, which lists what Windows installs: the guest does not read it).
+    """
     if os_version not in OS_VERSIONS:
         raise ValueError(f"unknown OS version {os_version!r}; known: {', '.join(OS_VERSIONS)}")
     (disk / NTDS_DIR).mkdir(parents=True, exist_ok=True)
@@ -273,9 +279,7 @@ def install_windows(disk: Path, *, os_version: str, computer_name: str, ip_addre
         ACTIVE_COMPUTER_NAME_KEY: {"ComputerName": computer_name.upper()},
     }
     reg.save()
-    from ..cloning.allowlist import load_default_allow_list
-    default = load_default_allow_list()
-    installed = [InstalledItem(name, "Service") for name in default.services]
+    installed = [InstalledItem(name, "Service") for name in preinstalled_services]
     installed += list(extra_installed or [])
     state = SystemState(disk / SYSTEM_FILE, os_version, computer_name, {s: "Stopped" for s in DC_SERVICES},
                         installed, False, ip_address)

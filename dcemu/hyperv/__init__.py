@@ -9,6 +9,21 @@ Public API (see /tmp/readme_hyperv.md and hyperv.md §8):
   ``start_vm_failover``...), keyword arguments, JSON-able results (``views``).
 - ``VirtualHardware`` / ``Guest``: the boundary between the host and the OS in a VM.
 - ``genid_after``: the G1-G22 table as a pure function.
+
+Who owns what (layers, lowest first; a module imports only modules above it in this list):
+
+- records.py (host.json records), versions.py (host OS features), genid.py (the G table),
+  persistence.py (atomic files, disks as directories, staging), views.py (result types),
+  errors.py, hardware.py (the guest boundary), txn.py (one transaction's staging);
+- core.py: ``HostCore``, the one owner of a host's state, transactions, lookups, paths,
+  restart-safe ids, GenID apply/notify, guest sessions, and the events other modules react to;
+- vmconfig.py (helpers cmdlets share: names, states, configurations, MACs, checkpoint lookups,
+  the export folder, R-HV-42 checks) and vminfo.py (the ``VMInfo`` view, replication health);
+- the cmdlets, one module per concept, each a function taking a ``HostCore``: vm.py, power.py,
+  switches.py, checkpoints.py, export.py, backup.py, mobility.py, replica_server.py,
+  replica.py (subscribes to the core's VM events, R-HV-57), replica_admin.py, failover.py;
+- host.py: ``HyperVHost``, which builds a core, wires the events and forwards each cmdlet;
+  fabric.py: ``HyperVFabric``, the hosts of a lab.
 """
 
 from dcemu.hyperv.errors import (

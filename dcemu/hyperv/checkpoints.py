@@ -25,10 +25,10 @@ R-HV-18's saved-state flag is ``CheckpointInfo.has_saved_state``.
 from __future__ import annotations
 
 import fnmatch
-from typing import TYPE_CHECKING
 
+from dcemu.hyperv import power
+from dcemu.hyperv.core import HostCore, operation
 from dcemu.hyperv.errors import (
-    AmbiguousNameError,
     CheckpointNotFoundError,
     HostStateError,
     HyperVError,
@@ -45,39 +45,11 @@ from dcemu.hyperv.records import (
     VMRecord,
     VMState,
 )
-from dcemu.hyperv.txn import operation
 from dcemu.hyperv.views import CheckpointInfo
+from dcemu.hyperv.vmconfig import USER_TYPES, check_name, config_snapshot, find_checkpoint, restore_config
 
-if TYPE_CHECKING:
-    from dcemu.hyperv.host import HyperVHost
-
-USER_TYPES = (SnapshotType.STANDARD, SnapshotType.PRODUCTION)
 DC_STANDARD_WARNING = ("Standard checkpoints of a guest running AD DS are not supported; use production "
                        "checkpoints (R-HV-32).")
-
-
-def ancestry(vm: VMRecord) -> list[Checkpoint]:
-    """The checkpoints above "Now", nearest first."""
-    by_id = {c.id: c for c in vm.checkpoints}
-    chain: list[Checkpoint] = []
-    current = by_id.get(vm.current_checkpoint_id or "")
-    while current is not None:
-        chain.append(current)
-        current = by_id.get(current.parent_id or "")
-    return chain
-
-
-def find_checkpoint(vm: VMRecord, name: str, types: tuple[SnapshotType, ...] = USER_TYPES) -> Checkpoint:
-    candidates = [c for c in vm.checkpoints if c.snapshot_type in types]
-    for c in candidates:
-        if c.id == name.lower():
-            return c
-    matches = [c for c in candidates if c.name.lower() == name.lower()]
-    if not matches:
-        raise CheckpointNotFoundError(name, vm.name)
-    if len(matches) > 1:
-        raise AmbiguousNameError(f"More than one checkpoint of '{vm.name}' is named '{name}'; use its id.")
-    return matches[0]
 
 
 def checkpoint_info(vm: VMRecord, c: Checkpoint, warnings: tuple[str, ...] = ()) -> CheckpointInfo:
@@ -89,38 +61,37 @@ def checkpoint_info(vm: VMRecord, c: Checkpoint, warnings: tuple[str, ...] = ())
                           is_current=vm.current_checkpoint_id == c.id, warnings=warnings)
 
 
-def default_name(host: HyperVHost, vm: VMRecord) -> str:
+def default_name(host: HostCore, vm: VMRecord) -> str:
     """``<VMName> (MM/DD/YYYY - hh:mm:ss AM/PM)`` (R-HV-33), cut to 100 characters."""
     stamp = host.clock.now().strftime("%m/%d/%Y - %I:%M:%S %p")
     return f"{vm.name[:100 - len(stamp) - 3]} ({stamp})"
 
 
-def capture(host: HyperVHost, vm: VMRecord, *, snapshot_type: SnapshotType, name: str, with_memory: bool,
+def capture(host: HostCore, vm: VMRecord, *, snapshot_type: SnapshotType, name: str, with_memory: bool,
             parent_id: str | None) -> Checkpoint:
     """Copy the VM's disks (and memory image) into a new checkpoint record (not yet in the tree)."""
-    from dcemu.hyperv.vm import config_snapshot
-    host._check_disks(vm)
-    ckpt_id = host._new_guid()
-    vm_dir = host._vm_dir(vm)
+    host.check_disks(vm)
+    ckpt_id = host.new_guid()
+    vm_dir = host.vm_dir(vm)
     ckpt_dir = vm_dir / "Snapshots" / ckpt_id
-    payload = host._t.staging.place(ckpt_dir)
+    payload = host.txn.staging.place(ckpt_dir)
     payload.mkdir()
     disks = []
-    for i, disk in enumerate(host._disk_paths(vm)):
+    for i, disk in enumerate(host.disk_paths(vm)):
         rel = f"Virtual Hard Disks/{i}-{disk.name}"
         copy_tree(disk, payload / rel)
         disks.append(stored_path(ckpt_dir / rel, vm_dir))
     state = VMState.OFF
     if with_memory and vm.state in (VMState.RUNNING, VMState.PAUSED):
-        session = host._sessions.get(vm.id)
+        session = host.sessions.get(vm.id)
         image = session.guest.save_state() if session is not None else {}
         (payload / "memory.json").write_text(_dumps(image), encoding="utf-8")
         state = vm.state
     elif with_memory and vm.state is VMState.SAVED:
-        image = read_json(host._image_path(vm, "vmrs"), "The saved state", HostStateError)
+        image = read_json(host.image_path(vm, "vmrs"), "The saved state", HostStateError)
         (payload / "memory.json").write_text(_dumps(image), encoding="utf-8")
         state = VMState.SAVED
-    return Checkpoint(id=ckpt_id, name=name, parent_id=parent_id, creation_time=host._now(),
+    return Checkpoint(id=ckpt_id, name=name, parent_id=parent_id, creation_time=host.now(),
                       snapshot_type=snapshot_type, vm_state=state, has_memory=state is not VMState.OFF,
                       generation_id=vm.generation_id, config=config_snapshot(vm), disks=disks)
 
@@ -131,10 +102,9 @@ def _dumps(image: object) -> str:
 
 
 @operation
-def checkpoint_vm(host: HyperVHost, name: str, *, snapshot_name: str | None = None) -> CheckpointInfo:
+def checkpoint_vm(host: HostCore, name: str, *, snapshot_name: str | None = None) -> CheckpointInfo:
     """Checkpoint-VM: a new node under "Now"; the running VM's GenID does not change (G8, R-HV-34)."""
-    from dcemu.hyperv.vm import check_name
-    vm = host._vm(name)
+    vm = host.vm(name)
     if vm.replication is not None and vm.replication.mode is ReplicationMode.REPLICA:
         raise InvalidStateError(vm.name, "create a checkpoint", vm.state.value,
                                 "Checkpoints of a Replica virtual machine are its recovery points (R-HV-53).")
@@ -144,7 +114,7 @@ def checkpoint_vm(host: HyperVHost, name: str, *, snapshot_name: str | None = No
     if kind is CheckpointType.DISABLED:
         raise InvalidStateError(vm.name, "create a checkpoint", vm.state.value,
                                 "Checkpoints are disabled for this virtual machine (Set-VM -CheckpointType).")
-    session = host._sessions.get(vm.id)
+    session = host.sessions.get(vm.id)
     production = kind in (CheckpointType.PRODUCTION, CheckpointType.PRODUCTION_ONLY)
     warnings: list[str] = []
     if production and vm.state is not VMState.OFF:
@@ -157,7 +127,7 @@ def checkpoint_vm(host: HyperVHost, name: str, *, snapshot_name: str | None = No
                                   f"ProductionOnly (R-HV-31).")
             production = False
             warnings.append("A production checkpoint was not possible; a standard checkpoint was taken (R-HV-31).")
-        else:
+        elif session is not None:
             session.guest.flush()       # VSS inside the guest: the disk is consistent, no memory kept
     if not production and session is not None and getattr(session.guest, "runs_ad_ds", False):
         warnings.append(DC_STANDARD_WARNING)
@@ -166,17 +136,17 @@ def checkpoint_vm(host: HyperVHost, name: str, *, snapshot_name: str | None = No
                    name=label, with_memory=not production, parent_id=vm.current_checkpoint_id)
     vm.checkpoints.append(ckpt)
     vm.current_checkpoint_id = ckpt.id
-    host._apply_genid(vm, GenIdEvent.CHECKPOINT_CREATE)
+    host.apply_genid(vm, GenIdEvent.CHECKPOINT_CREATE)
     return checkpoint_info(vm, ckpt, tuple(warnings))
 
 
-def get_vm_snapshot(host: HyperVHost, vm_name: str | None = None, *, name: str | None = None,
+def get_vm_snapshot(host: HostCore, vm_name: str | None = None, *, name: str | None = None,
                     snapshot_type: str | None = None, parent_of: str | None = None,
                     child_of: str | None = None) -> list[CheckpointInfo]:
     """Get-VMSnapshot (R-HV-33): filter by name (wildcards), type, or tree position."""
-    host._check_open()
-    vms = [host._vm(vm_name)] if vm_name is not None else list(host._state.vms)
-    result = []
+    host.check_open()
+    vms = [host.vm(vm_name)] if vm_name is not None else list(host.state.vms)
+    result: list[CheckpointInfo] = []
     for vm in vms:
         ckpts = list(vm.checkpoints)
         if parent_of is not None:
@@ -199,23 +169,21 @@ def get_vm_snapshot(host: HyperVHost, vm_name: str | None = None, *, name: str |
 
 
 @operation
-def restore_vm_snapshot(host: HyperVHost, vm_name: str, name: str) -> CheckpointInfo:
+def restore_vm_snapshot(host: HostCore, vm_name: str, name: str) -> CheckpointInfo:
     """Restore-VMSnapshot: disks and configuration back, a new GenID (G10/G11), R-HV-35.
 
     The current state is discarded (a running guest is cut off without flushing).  A checkpoint
     holding a running or paused memory image resumes at once in a new guest object, which
     gets the GenID change notification; a saved-state one leaves the VM Saved; otherwise Off.
     """
-    from dcemu.hyperv import power, replica
-    from dcemu.hyperv.vm import restore_config
-    vm = host._vm(vm_name)
+    vm = host.vm(vm_name)
     if vm.replication is not None and vm.replication.mode is ReplicationMode.REPLICA:
         raise InvalidStateError(vm.name, "apply a checkpoint", vm.state.value,
                                 "Recovery points of a Replica are applied with Start-VMFailover (R-HV-63).")
     if vm.state in (VMState.STARTING, VMState.STOPPING):
         raise InvalidStateError(vm.name, "apply a checkpoint", vm.state.value)
     ckpt = find_checkpoint(vm, name)
-    vm_dir = host._vm_dir(vm)
+    vm_dir = host.vm_dir(vm)
     sources = [resolve_path(rel, vm_dir) for rel in ckpt.disks]
     for src in sources:
         check_disk(src, f"{vm.name}' checkpoint '{ckpt.name}")
@@ -223,24 +191,24 @@ def restore_vm_snapshot(host: HyperVHost, vm_name: str, name: str) -> Checkpoint
     if ckpt.has_memory:
         image = read_json(vm_dir / "Snapshots" / ckpt.id / "memory.json", "The checkpoint memory image",
                           HostStateError)
-    staging = host._t.staging
+    staging = host.txn.staging
     if vm.state in (VMState.RUNNING, VMState.PAUSED):
         power.end_session(host, vm, "turn_off")
         vm.last_stop_kind = StopKind.TURN_OFF
     if vm.state is VMState.SAVED:
-        staging.delete_later(host._image_path(vm, "vmrs"))
+        staging.delete_later(host.image_path(vm, "vmrs"))
     vm.state = VMState.OFF
     restore_config(vm, ckpt.config, f"checkpoint {ckpt.name}.config")
     for i, src in enumerate(sources):
-        staging.copy(src, host._disk_path(vm, i))
+        staging.copy(src, host.disk_path(vm, i))
     staging.commit()      # the disks must be back before a guest resumes on them
-    host._apply_genid(vm, GenIdEvent.CHECKPOINT_APPLY_RUNNING if ckpt.has_memory else GenIdEvent.CHECKPOINT_APPLY_OFF)
+    host.apply_genid(vm, GenIdEvent.CHECKPOINT_APPLY_RUNNING if ckpt.has_memory else GenIdEvent.CHECKPOINT_APPLY_OFF)
     vm.current_checkpoint_id = ckpt.id
-    replica.on_revert(host, vm)
+    host.events.vm_reverted.publish(host, vm, "the primary was reverted to a checkpoint")
     if image is not None:
         vm.image_genid = ckpt.generation_id
         if ckpt.vm_state is VMState.SAVED:
-            staging.write_json(host._image_path(vm, "vmrs"), image)
+            staging.write_json(host.image_path(vm, "vmrs"), image)
             vm.state = VMState.SAVED
         else:
             power.resume_image(host, vm, image, paused=ckpt.vm_state is VMState.PAUSED)
@@ -248,14 +216,14 @@ def restore_vm_snapshot(host: HyperVHost, vm_name: str, name: str) -> Checkpoint
 
 
 @operation
-def remove_vm_snapshot(host: HyperVHost, vm_name: str, name: str, *,
+def remove_vm_snapshot(host: HostCore, vm_name: str, name: str, *,
                        include_all_child_snapshots: bool = False) -> list[str]:
     """Remove-VMSnapshot: delete (merge) checkpoints matching ``name`` (wildcards); GenID kept (G9).
 
     Returns the names removed.  Children move up to the removed node's parent unless
     ``include_all_child_snapshots`` removes the whole subtree (R-HV-36).
     """
-    vm = host._vm(vm_name)
+    vm = host.vm(vm_name)
     user = [c for c in vm.checkpoints if c.snapshot_type in USER_TYPES]
     targets = [c for c in user if c.id == name.lower() or fnmatch.fnmatchcase(c.name.lower(), name.lower())]
     if not targets:
@@ -281,8 +249,8 @@ def remove_vm_snapshot(host: HyperVHost, vm_name: str, name: str, *,
         vm.current_checkpoint_id = surviving_parent(by_id[vm.current_checkpoint_id])
     vm.checkpoints = [c for c in vm.checkpoints if c.id not in doomed_ids]
     for c in doomed:
-        host._t.staging.delete_later(host._vm_dir(vm) / "Snapshots" / c.id)
-    host._apply_genid(vm, GenIdEvent.CHECKPOINT_DELETE)
+        host.txn.staging.delete_later(host.vm_dir(vm) / "Snapshots" / c.id)
+    host.apply_genid(vm, GenIdEvent.CHECKPOINT_DELETE)
     return [c.name for c in doomed]
 
 
@@ -294,10 +262,9 @@ def _subtree(vm: VMRecord, root: Checkpoint) -> list[Checkpoint]:
 
 
 @operation
-def rename_vm_snapshot(host: HyperVHost, vm_name: str, name: str, *, new_name: str) -> CheckpointInfo:
+def rename_vm_snapshot(host: HostCore, vm_name: str, name: str, *, new_name: str) -> CheckpointInfo:
     """Rename-VMSnapshot."""
-    from dcemu.hyperv.vm import check_name
-    vm = host._vm(vm_name)
+    vm = host.vm(vm_name)
     ckpt = find_checkpoint(vm, name)
     ckpt.name = check_name(new_name, "checkpoint")
     return checkpoint_info(vm, ckpt)

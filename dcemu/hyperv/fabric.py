@@ -12,11 +12,13 @@ It knows nothing of DCs or networks inside the guests; the lab layer builds on i
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
 
 from dcemu.entropy import Entropy
+from dcemu.hyperv import power
 from dcemu.hyperv.errors import HostNotFoundError, HostUnreachableError, InvalidParameterError, ReplicationError
 from dcemu.hyperv.genid import GenIdEvent, GenIdPolicy
 from dcemu.hyperv.hardware import GuestFactory
@@ -24,6 +26,7 @@ from dcemu.hyperv.host import STATE_FILE, HyperVHost
 from dcemu.hyperv.persistence import resolve_path, stored_path
 from dcemu.hyperv.records import StopKind, VMState
 from dcemu.hyperv.views import VMInfo
+from dcemu.hyperv.vminfo import vm_info
 
 
 class HyperVFabric:
@@ -69,7 +72,7 @@ class HyperVFabric:
                     self._hosts[host.name.lower()] = host
                     opened.append(host)
         for host in opened:
-            host._attach_pending()
+            host.core.attach_pending()
         return opened
 
     def open_host(self, name: str) -> HyperVHost:
@@ -126,36 +129,34 @@ class HyperVFabric:
         Models the owning node failing: a running guest is cut off (power loss) and the VM is
         started on the destination node from the same (shared) storage.
         """
-        from dcemu.hyperv import power
-        src, dst = self.host(source_host), self.host(destination_host)
+        src, dst = self.host(source_host).core, self.host(destination_host).core
         if src is dst:
             raise InvalidParameterError("The source and destination nodes are the same host.")
         if dst.closed:
             raise HostUnreachableError(f"Cluster node '{dst.name}' is not running.")
-        src._attach_pending()
-        vm = src._vm(vm_name)
+        src.attach_pending()
+        vm = src.vm(vm_name)
         if vm.replication is not None:
             raise ReplicationError(f"'{vm.name}' takes part in Hyper-V Replica; this emulator does not fail "
                                    f"over replicated VMs between cluster nodes.")
-        import copy
-        with src._transaction():
+        with src.transaction():
             was_running = vm.state in (VMState.RUNNING, VMState.PAUSED)
             if was_running:
                 power.end_session(src, vm, "turn_off")
-            vm_dir = src._vm_dir(vm)
+            vm_dir = src.vm_dir(vm)
             record = copy.deepcopy(vm)
             for i, hd in enumerate(record.hard_drives):
-                hd.path = str(src._disk_path(vm, i))
-            src._state.vms.remove(vm)
-            with dst._transaction():
+                hd.path = str(src.disk_path(vm, i))
+            src.state.vms.remove(vm)
+            with dst.transaction():
                 record.path = stored_path(vm_dir, dst.path)
                 record.state = VMState.SAVED if record.state is VMState.SAVED else VMState.OFF
                 if was_running:
                     record.last_stop_kind = StopKind.TURN_OFF
-                dst._state.vms.append(record)
-                dst._apply_genid(record, GenIdEvent.CLUSTER_FAILOVER)
+                dst.state.vms.append(record)
+                dst.apply_genid(record, GenIdEvent.CLUSTER_FAILOVER)
                 for hd in record.hard_drives:
                     hd.path = stored_path(resolve_path(hd.path, vm_dir), vm_dir)
                 if was_running:
                     power.power_start(dst, record)
-        return dst._info(record)
+        return vm_info(dst, record)

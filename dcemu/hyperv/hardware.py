@@ -32,12 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from dcemu.hyperv.errors import DeviceDetachedError
-
-if TYPE_CHECKING:
-    from dcemu.hyperv.host import HyperVHost
 
 GenerationChangeCallback = Callable[[bytes | None], object]
 
@@ -128,10 +125,22 @@ def null_guest_factory(vm: Any) -> Guest:
     return NullGuest()
 
 
+class HardwareBackend(Protocol):
+    """What a host provides to the virtual hardware of its guests (core.HostCore implements it)."""
+
+    def hw_generation_id(self, vm_id: str) -> bytes | None: ...
+
+    def hw_disk_root(self, vm_id: str, index: int) -> Path: ...
+
+    def hw_network_adapters(self, vm_id: str) -> list[NetworkAdapterView]: ...
+
+    def hw_request(self, session: Session, kind: str) -> None: ...
+
+
 class Session:
     """One run of one guest object on one host (see module doc)."""
 
-    def __init__(self, host: HyperVHost, vm_id: str, guest: Guest) -> None:
+    def __init__(self, host: HardwareBackend, vm_id: str, guest: Guest) -> None:
         self.vm_id = vm_id
         self.guest = guest
         self.subscribers: list[GenerationChangeCallback] = []
@@ -148,7 +157,7 @@ class Session:
 class HostVirtualHardware:
     """``VirtualHardware`` backed by a simulated Hyper-V host."""
 
-    def __init__(self, host: HyperVHost, session: Session) -> None:
+    def __init__(self, host: HardwareBackend, session: Session) -> None:
         self._host = host
         self._session = session
 
@@ -164,7 +173,7 @@ class HostVirtualHardware:
 
     def read_generation_id(self) -> bytes | None:
         """R-HV-11 polling read: 16 bytes, or None when the hypervisor has no GenID device."""
-        return self._host._hw_generation_id(self._live().vm_id)
+        return self._host.hw_generation_id(self._live().vm_id)
 
     def subscribe_generation_change(self, callback: GenerationChangeCallback) -> Callable[[], None]:
         """R-HV-12: ``callback(new_value)`` runs when the GenID changes while the guest runs."""
@@ -177,15 +186,15 @@ class HostVirtualHardware:
         return unsubscribe
 
     def disk_root(self, index: int = 0) -> Path:
-        return self._host._hw_disk_root(self._live().vm_id, index)
+        return self._host.hw_disk_root(self._live().vm_id, index)
 
     def network_adapters(self) -> list[NetworkAdapterView]:
-        return self._host._hw_network_adapters(self._live().vm_id)
+        return self._host.hw_network_adapters(self._live().vm_id)
 
     def request_power_off(self) -> None:
         """The guest shut itself down (it has flushed); the VM goes Off (LastStopKind Shutdown)."""
-        self._host._hw_request(self._live(), "power_off")
+        self._host.hw_request(self._live(), "power_off")
 
     def request_restart(self) -> None:
         """The guest reboots: a new guest object is powered on; the GenID does not change (G2)."""
-        self._host._hw_request(self._live(), "restart")
+        self._host.hw_request(self._live(), "restart")

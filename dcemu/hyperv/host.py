@@ -5,9 +5,10 @@ Theory of operation
 ``HyperVHost`` is the facade (h11 style): one public method per cmdlet, each one
 transaction (txn.py), keyword arguments and JSON-able results (views.py).  The cmdlets are
 implemented in one module per concept (vm.py, power.py, switches.py, checkpoints.py,
-export.py, backup.py, mobility.py, replica.py, failover.py) as functions taking the host;
-this module binds them as methods and holds what they share: the records, lookups, paths,
-ids drawn from the lab's entropy, GenID changes (genid.py) and guest sessions (hardware.py).
+export.py, backup.py, mobility.py, replica.py, failover.py) as functions taking the host's
+core (core.HostCore: the records, transactions, lookups, paths, ids drawn from the lab's
+entropy, GenID changes and guest sessions).  This module only builds the core, subscribes
+replica.py and power.py to its events, and forwards each cmdlet to its module.
 
 Process lifetime.  The host's state is ``<host dir>/host.json``; constructing a host from
 the same directory later sees the same VMs (a restart of the emulator process).  Three ways
@@ -27,12 +28,11 @@ Only one live host object per directory: close or crash it before opening anothe
 
 from __future__ import annotations
 
-import copy
+import functools
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dcemu.entropy import Entropy
 from dcemu.hyperv import backup as _backup
@@ -46,46 +46,29 @@ from dcemu.hyperv import replica_admin as _replica_admin
 from dcemu.hyperv import replica_server as _replica_server
 from dcemu.hyperv import switches as _switches
 from dcemu.hyperv import vm as _vm_ops
-from dcemu.hyperv.errors import (
-    AmbiguousNameError,
-    DiskError,
-    GuestLoopError,
-    HostStateError,
-    HyperVError,
-    InvalidParameterError,
-    VMNotFoundError,
-)
-from dcemu.hyperv.genid import GenIdDecision, GenIdEvent, GenIdPolicy, genid_after
-from dcemu.hyperv.hardware import GuestFactory, NetworkAdapterView, Session, null_guest_factory
-from dcemu.hyperv.persistence import (
-    atomic_write_json,
-    atomic_write_text,
-    check_disk,
-    json_text,
-    read_json,
-    resolve_path,
-    stored_path,
-)
-from dcemu.hyperv.records import (
-    FORMAT,
-    FORMAT_VERSION,
-    GenIdFlags,
-    HostState,
-    ReplicationMode,
-    ReplicationState,
-    StopKind,
-    VMRecord,
-    VMState,
-    as_json,
-    load_record,
-)
-from dcemu.hyperv.txn import Txn, operation
-from dcemu.hyperv.versions import HostFeatures, HostOS, features, parse_os_version
-from dcemu.hyperv.views import HardDriveInfo, HostInfo, NetworkAdapterInfo, VMInfo
+from dcemu.hyperv.core import STATE_FILE, FabricView, HostCore, operation
+from dcemu.hyperv.errors import HostStateError, InvalidParameterError
+from dcemu.hyperv.genid import GenIdPolicy
+from dcemu.hyperv.hardware import GuestFactory
+from dcemu.hyperv.persistence import atomic_write_json, stored_path
+from dcemu.hyperv.records import FORMAT, FORMAT_VERSION, GenIdFlags, HostState, VMState, as_json
+from dcemu.hyperv.versions import HostFeatures, HostOS, parse_os_version
+from dcemu.hyperv.views import HostInfo
 
-STATE_FILE = "host.json"
-#: A guest that asks for more restarts than this within one call is stuck in a loop.
-MAX_GUEST_RESTARTS = 50
+__all__ = ["STATE_FILE", "HyperVHost"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def forward(fn: Callable[Concatenate[HostCore, P], R]) -> Callable[Concatenate[HyperVHost, P], R]:
+    """A ``HyperVHost`` method that calls the cmdlet function ``fn`` with the host's core."""
+
+    @functools.wraps(fn)
+    def method(self: HyperVHost, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return fn(self.core, *args, **kwargs)
+
+    return method
 
 
 class HyperVHost:
@@ -94,28 +77,18 @@ class HyperVHost:
     # --- opening and closing ------------------------------------------------------------------
 
     def __init__(self, path: Path | str, *, clock: Any, entropy: Entropy,
-                 guest_factory: GuestFactory | None = None, fabric: Any = None) -> None:
+                 guest_factory: GuestFactory | None = None, fabric: FabricView | None = None) -> None:
         """Load the host in ``path`` without starting guests (``open()`` also attaches them)."""
-        self.path = Path(os.path.abspath(path))
-        self._clock = clock
-        self._entropy = entropy
-        self._guest_factory: GuestFactory = guest_factory or null_guest_factory
-        self.fabric = fabric
-        self._sessions: dict[str, Session] = {}
-        self._timers: dict[str, Any] = {}
-        self._txn: Txn | None = None
-        self._closed = False
-        self._after_depth = 0
-        self._restarts = 0
-        self._written = ""
-        self._state = self._load()
-        self._pending_attach = self._recover_after_stop()
-        _replica.rearm(self)
+        core = self.core = HostCore(path, clock=clock, entropy=entropy, guest_factory=guest_factory, fabric=fabric)
+        _power.subscribe(core)
+        _replica.subscribe(core)
+        core.recover_after_stop()
+        _replica.rearm(core)
 
     @classmethod
     def create(cls, path: Path | str, *, name: str, clock: Any, entropy: Entropy, os_version: str = "2016",
                storage_path: Path | str | None = None, fqdn: str | None = None,
-               guest_factory: GuestFactory | None = None, fabric: Any = None,
+               guest_factory: GuestFactory | None = None, fabric: FabricView | None = None,
                genid_policy: GenIdPolicy | None = None) -> HyperVHost:
         """Make a new host directory (refused if one exists there) and open it."""
         path = Path(os.path.abspath(path))
@@ -137,438 +110,194 @@ class HyperVHost:
 
     @classmethod
     def open(cls, path: Path | str, *, clock: Any, entropy: Entropy, guest_factory: GuestFactory | None = None,
-             fabric: Any = None) -> HyperVHost:
+             fabric: FabricView | None = None) -> HyperVHost:
         """Load the host in ``path`` and resume the guests it parked (see module doc)."""
         host = cls(path, clock=clock, entropy=entropy, guest_factory=guest_factory, fabric=fabric)
-        host._attach_pending()
+        host.core.attach_pending()
         return host
-
-    def _load(self) -> HostState:
-        file = self.path / STATE_FILE
-        data = read_json(file, "The Hyper-V host state file", HostStateError)
-        try:
-            return load_record(HostState, data, "host")
-        except ValueError as exc:
-            raise HostStateError(f"The Hyper-V host state file {file} makes no sense: {exc}.") from None
-
-    def _recover_after_stop(self) -> list[str]:
-        """Crash recovery on load; returns the VMs whose guests must be resumed or started."""
-        changed = False
-        attach: list[str] = []
-        for vm in self._state.vms:
-            live = vm.state in (VMState.RUNNING, VMState.PAUSED) and vm.has_live_image
-            if vm.state in (VMState.RUNNING, VMState.PAUSED, VMState.STARTING, VMState.STOPPING) and not live:
-                # The process died with the guest running: a power loss (module doc).
-                vm.state = VMState.OFF
-                vm.last_stop_kind = StopKind.TURN_OFF
-                vm.has_live_image = False
-                _replica.on_unclean_stop(self, vm, "the host stopped while the virtual machine was running")
-                changed = True
-            if live or vm.auto_start_pending:
-                attach.append(vm.id)
-        if changed:
-            self._persist()
-        return attach
-
-    def _attach_pending(self) -> None:
-        if self._pending_attach and self._txn is None:
-            pending, self._pending_attach = self._pending_attach, []
-            for vm_id in pending:
-                _power.attach_parked(self, vm_id)
 
     def close(self) -> None:
         """Park running guests (memory images to disk) and stop using this object."""
-        if self._closed:
+        core = self.core
+        if core.closed:
             return
-        self._pending_attach = []          # not resumed yet: their memory images are still on disk
-        with self._transaction():
-            for vm in self._state.vms:
-                if vm.id in self._sessions and vm.state in (VMState.RUNNING, VMState.PAUSED):
-                    _power.park(self, vm)
-        self._stop_timers()
-        self._closed = True
+        core.pending_attach = []          # not resumed yet: their memory images are still on disk
+        with core.transaction():
+            for vm in core.state.vms:
+                if vm.id in core.sessions and vm.state in (VMState.RUNNING, VMState.PAUSED):
+                    _power.park(core, vm)
+        core.stop_timers()
+        core.closed = True
 
     def shutdown_host(self) -> None:
         """The host OS shuts down: AutomaticStopAction for each running VM (G2 host reboot)."""
-        self._attach_pending()
-        with self._transaction():
-            for vm in self._state.vms:
+        core = self.core
+        core.attach_pending()
+        with core.transaction():
+            for vm in core.state.vms:
                 if vm.state in (VMState.RUNNING, VMState.PAUSED):
-                    _power.automatic_stop(self, vm)
-        self._stop_timers()
-        self._closed = True
+                    _power.automatic_stop(core, vm)
+        core.stop_timers()
+        core.closed = True
 
     def crash(self) -> None:
         """Power loss of the host: guests are cut off and nothing more is written."""
-        for session in list(self._sessions.values()):
+        core = self.core
+        for session in list(core.sessions.values()):
             session.guest.turn_off()
             session.detach()
-        self._sessions.clear()
-        self._stop_timers()
-        self._closed = True
+        core.sessions.clear()
+        core.stop_timers()
+        core.closed = True
 
     @property
     def closed(self) -> bool:
-        return self._closed
-
-    def _stop_timers(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        return self.core.closed
 
     # --- identity and features -----------------------------------------------------------------
 
     @property
+    def path(self) -> Path:
+        return self.core.path
+
+    @property
+    def fabric(self) -> FabricView | None:
+        return self.core.fabric
+
+    @property
     def name(self) -> str:
-        return self._state.name
+        return self.core.name
 
     @property
     def fqdn(self) -> str:
-        return self._state.fqdn
+        return self.core.fqdn
 
     @property
     def os_version(self) -> HostOS:
-        return HostOS(self._state.os_version)
+        return self.core.os_version
 
     @property
     def features(self) -> HostFeatures:
-        return features(self._state.os_version)
+        return self.core.features
 
     @property
     def supports_genid(self) -> bool:
-        return self.features.supports_genid
+        return self.core.supports_genid
 
     @property
     def genid_policy(self) -> GenIdPolicy:
-        return GenIdPolicy(**self._state.genid_policy.__dict__)
+        return self.core.genid_policy
 
     @property
     def storage_path(self) -> Path:
-        return resolve_path(self._state.storage_path, self.path)
+        return self.core.storage_path
 
     @property
     def clock(self) -> Any:
-        return self._clock
+        return self.core.clock
 
     def get_vm_host(self) -> HostInfo:
         """Get-VMHost."""
-        f = self.features
-        return HostInfo(name=self.name, fqdn=self.fqdn, os_version=self._state.os_version, os_label=f.label,
-                        supports_genid=f.supports_genid, supported_generations=tuple(sorted(f.generations)),
-                        replication_frequencies=f.replication_frequencies, config_version=f.config_version,
-                        storage_path=str(self.storage_path), path=str(self.path), vm_count=len(self._state.vms),
-                        switches=tuple(s.name for s in self._state.switches),
-                        genid_policy=dict(self._state.genid_policy.__dict__))
+        return _host_info(self.core)
 
-    @operation
     def set_vm_host(self, *, storage_path: Path | str | None = None, genid_policy: GenIdPolicy | None = None,
                     fqdn: str | None = None) -> HostInfo:
         """Set-VMHost: default storage path for new VMs, FQDN, and the G-table flags (R-HV-16)."""
-        if storage_path is not None:
-            Path(storage_path).mkdir(parents=True, exist_ok=True)
-            self._state.storage_path = stored_path(Path(storage_path), self.path)
-        if genid_policy is not None:
-            self._state.genid_policy = GenIdFlags(**genid_policy.__dict__)
-        if fqdn is not None:
-            self._state.fqdn = fqdn
-        return self.get_vm_host()
-
-    # --- transactions ------------------------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise HyperVError(f"The Hyper-V host object for '{self.name}' was closed; open the host again.")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Txn]:
-        self._check_open()
-        if self._txn is not None:
-            yield self._txn
-            return
-        saved_state = copy.deepcopy(self._state)
-        saved_sessions = dict(self._sessions)
-        txn = self._txn = Txn()
-        try:
-            yield txn
-            txn.staging.commit()
-            self._persist()
-        except BaseException:
-            self._txn = None
-            self._state = saved_state
-            for vm_id, session in list(self._sessions.items()):
-                if saved_sessions.get(vm_id) is not session:
-                    session.detach()
-            self._sessions = {k: s for k, s in saved_sessions.items() if s.alive}
-            txn.staging.abort()
-            raise
-        self._txn = None
-        txn.staging.cleanup()
-        self._run_after_commit(txn)
-
-    def _persist(self) -> None:
-        text = json_text(as_json(self._state))
-        if text != self._written:            # read-only operations leave the file alone
-            atomic_write_text(self.path / STATE_FILE, text)
-            self._written = text
-
-    @property
-    def _t(self) -> Txn:
-        if self._txn is None:
-            raise HyperVError("internal: no transaction open")
-        return self._txn
-
-    def _run_after_commit(self, txn: Txn) -> None:
-        self._after_depth += 1
-        errors: list[BaseException] = []
-        try:
-            actions: list[Callable[[], object]] = [lambda v=vm_id: self._deliver_notify(v) for vm_id in txn.notify]
-            for action in actions + txn.after_commit:
-                try:
-                    action()
-                except Exception as exc:   # keep delivering; report the first failure
-                    errors.append(exc)
-        finally:
-            self._after_depth -= 1
-            if self._after_depth == 0:
-                self._restarts = 0
-        if errors:
-            raise errors[0]
-
-    # --- lookups and paths ---------------------------------------------------------------------
-
-    def _vm(self, name_or_id: str) -> VMRecord:
-        key = str(name_or_id)
-        low = key.lower()
-        for vm in self._state.vms:
-            if vm.id == low:
-                return vm
-        matches = [vm for vm in self._state.vms if vm.name.lower() == low]
-        if not matches:
-            raise VMNotFoundError(key, self.name)
-        if len(matches) > 1:
-            ids = ", ".join(vm.id for vm in matches)
-            raise AmbiguousNameError(f"More than one virtual machine is named '{key}' on host '{self.name}' "
-                                     f"({ids}); use the VMId.")
-        return matches[0]
-
-    def _vm_by_id(self, vm_id: str) -> VMRecord | None:
-        return next((vm for vm in self._state.vms if vm.id == vm_id), None)
-
-    def _vm_dir(self, vm: VMRecord) -> Path:
-        return resolve_path(vm.path, self.path)
-
-    def _disk_path(self, vm: VMRecord, index: int) -> Path:
-        return resolve_path(vm.hard_drives[index].path, self._vm_dir(vm))
-
-    def _disk_paths(self, vm: VMRecord) -> list[Path]:
-        return [self._disk_path(vm, i) for i in range(len(vm.hard_drives))]
-
-    def _check_disks(self, vm: VMRecord) -> list[dict[str, Any]]:
-        return [check_disk(p, vm.name) for p in self._disk_paths(vm)]
-
-    def _image_path(self, vm: VMRecord, kind: str) -> Path:
-        """``vmrs`` (Saved state) or ``live`` (parked by close()) memory image file."""
-        return self._vm_dir(vm) / "Virtual Machines" / f"{vm.id}.{kind}.json"
-
-    def _now(self) -> str:
-        return self._clock.now().isoformat()
-
-    # --- restart-safe entropy ----------------------------------------------------------------------
-
-    def _draw(self, purpose: str) -> Entropy:
-        """A fresh stream per draw, numbered in host.json, so a reopened host never repeats ids."""
-        n = self._state.draws
-        self._state.draws += 1
-        return self._entropy.fork(f"{purpose}#{n}")
-
-    def _new_guid(self) -> str:
-        return str(self._draw("guid").guid())
-
-    def _new_genid(self) -> str:
-        return self._draw("genid").randbytes(16).hex()
-
-    # --- the VM-Generation ID ----------------------------------------------------------------------
-
-    def _apply_genid(self, vm: VMRecord, event: GenIdEvent, *, source_supports_genid: bool = True) -> GenIdDecision:
-        """Apply the G table to ``vm`` (genid.py) and notify a running guest of a change."""
-        decision = genid_after(event, policy=self.genid_policy, source_supports_genid=source_supports_genid,
-                               target_supports_genid=self.supports_genid)
-        before = vm.generation_id
-        if decision.action == "new":
-            vm.generation_id = self._new_genid()
-        elif decision.action == "absent":
-            vm.generation_id = None
-        if vm.generation_id is not None and vm.generation_id != before:
-            self._t.notify_vm(vm.id)
-        return decision
-
-    def _deliver_notify(self, vm_id: str) -> None:
-        session = self._sessions.get(vm_id)
-        vm = self._vm_by_id(vm_id)
-        if session is None or not session.alive or vm is None:
-            return
-        if vm.state is VMState.RUNNING:
-            value = self._hw_generation_id(vm_id)
-            for callback in list(session.subscribers):
-                callback(value)
-        else:
-            session.pending_notify = True
-
-    # --- what the guest's virtual hardware asks --------------------------------------------------
-
-    def _hw_generation_id(self, vm_id: str) -> bytes | None:
-        vm = self._vm_by_id(vm_id)
-        if vm is None or not self.supports_genid or vm.generation_id is None:
-            return None
-        return bytes.fromhex(vm.generation_id)
-
-    def _hw_disk_root(self, vm_id: str, index: int) -> Path:
-        vm = self._vm_by_id(vm_id)
-        if vm is None or not 0 <= index < len(vm.hard_drives):
-            raise DiskError(f"The virtual machine has no hard drive number {index}.")
-        return self._disk_path(vm, index)
-
-    def _hw_network_adapters(self, vm_id: str) -> list[NetworkAdapterView]:
-        vm = self._vm_by_id(vm_id)
-        if vm is None:
-            return []
-        return _switches.adapter_views(self, vm)
-
-    def _hw_request(self, session: Session, kind: str) -> None:
-        if self._txn is not None:
-            self._txn.after_commit.append(lambda: self._guest_request(session, kind))
-        else:
-            self._guest_request(session, kind)
-
-    def _guest_request(self, session: Session, kind: str) -> None:
-        if not session.alive or self._closed:
-            return
-        if kind == "restart":
-            self._restarts += 1
-            if self._restarts > MAX_GUEST_RESTARTS:
-                raise GuestLoopError(f"The guest of virtual machine {session.vm_id} asked to restart more than "
-                                     f"{MAX_GUEST_RESTARTS} times in a row.")
-        _power.guest_request(self, session, kind)
-
-    # --- views ---------------------------------------------------------------------------------
-
-    def _start_blocked(self, vm: VMRecord) -> bool:
-        """R-HV-54 (replica not failed over) and R-HV-60 (primary prepared for failover)."""
-        rep = vm.replication
-        if rep is None:
-            return False
-        if rep.mode is ReplicationMode.REPLICA:
-            return rep.state not in (ReplicationState.FAILED_OVER_WAITING_COMPLETION, ReplicationState.FAILED_OVER)
-        return rep.mode is ReplicationMode.PRIMARY and rep.state is ReplicationState.PREPARED_FOR_FAILOVER
-
-    def _info(self, vm: VMRecord) -> VMInfo:
-        if self._txn is not None:
-            self._txn.staging.commit()    # a view reads the files: put staged ones in place (abort undoes it)
-        vm_dir = self._vm_dir(vm)
-        drives = []
-        ancestry = _checkpoints.ancestry(vm)
-        for i, hd in enumerate(vm.hard_drives):
-            path = self._disk_path(vm, i)
-            try:
-                size: int | None = check_disk(path, vm.name)["size_bytes"]
-            except DiskError:
-                size = None
-            base = path.name
-            chain = tuple(f"{Path(base).stem}_{c.id}.avhdx" for c in ancestry) + (base,)
-            drives.append(HardDriveInfo(hd.controller_type, hd.controller_number, hd.controller_location,
-                                        str(path), size, chain))
-        nics = tuple(NetworkAdapterInfo(vm.name, n.name, n.is_legacy, n.switch_name, n.mac_address,
-                                        n.mac_is_static, n.test_replica_switch_name, dict(n.failover_config))
-                     for n in vm.network_adapters)
-        current = next((c.name for c in vm.checkpoints if c.id == vm.current_checkpoint_id), None)
-        rep = vm.replication
-        return VMInfo(
-            id=vm.id, name=vm.name, host=self.name, generation=vm.generation, state=vm.state.value,
-            generation_id=vm.generation_id if self.supports_genid else None,
-            last_stop_kind=vm.last_stop_kind.value if vm.last_stop_kind else None,
-            config_version=vm.config_version, path=str(vm_dir), memory_startup_bytes=vm.memory_startup_bytes,
-            processor_count=vm.processor_count, checkpoint_type=vm.checkpoint_type.value,
-            automatic_stop_action=vm.automatic_stop_action, automatic_start_action=vm.automatic_start_action,
-            secure_boot=vm.secure_boot, boot_order=tuple(vm.boot_order), hard_drives=tuple(drives),
-            dvd_drives=tuple(f"{d.controller_type} {d.controller_number}:{d.controller_location}"
-                             for d in vm.dvd_drives),
-            com_ports=tuple(vm.com_ports), has_floppy=vm.has_floppy, network_adapters=nics,
-            checkpoint_count=sum(1 for c in vm.checkpoints if c.snapshot_type in ("Standard", "Production")),
-            current_checkpoint=current,
-            replication_mode=rep.mode.value if rep else None, replication_state=rep.state.value if rep else None,
-            replication_health=_replica_admin.health(self, vm).value, start_blocked=self._start_blocked(vm),
-            notes=vm.notes)
+        return _set_vm_host(self.core, storage_path=storage_path, genid_policy=genid_policy, fqdn=fqdn)
 
     def live_guest(self, name: str) -> Any:
         """The guest object running in VM ``name`` now, or None (for tests and the lab)."""
-        session = self._sessions.get(self._vm(name).id)
+        session = self.core.sessions.get(self.core.vm(name).id)
         return session.guest if session else None
 
     def __repr__(self) -> str:
-        return f"HyperVHost({self.name!r}, {self._state.os_version}, {len(self._state.vms)} VMs)"
+        return f"HyperVHost({self.name!r}, {self.core.state.os_version}, {len(self.core.state.vms)} VMs)"
 
     # --- cmdlets (implemented per concept; see module doc) -----------------------------------------
 
     # VMs (vm.py)
-    new_vm = _vm_ops.new_vm
-    get_vm = _vm_ops.get_vm
-    set_vm = _vm_ops.set_vm
-    set_vm_firmware = _vm_ops.set_vm_firmware
-    rename_vm = _vm_ops.rename_vm
-    remove_vm = _vm_ops.remove_vm
-    new_vhd = _vm_ops.new_vhd
-    add_vm_hard_disk_drive = _vm_ops.add_vm_hard_disk_drive
+    new_vm = forward(_vm_ops.new_vm)
+    get_vm = forward(_vm_ops.get_vm)
+    set_vm = forward(_vm_ops.set_vm)
+    set_vm_firmware = forward(_vm_ops.set_vm_firmware)
+    rename_vm = forward(_vm_ops.rename_vm)
+    remove_vm = forward(_vm_ops.remove_vm)
+    new_vhd = forward(_vm_ops.new_vhd)
+    add_vm_hard_disk_drive = forward(_vm_ops.add_vm_hard_disk_drive)
     # power (power.py)
-    start_vm = _power.start_vm
-    stop_vm = _power.stop_vm
-    save_vm = _power.save_vm
-    suspend_vm = _power.suspend_vm
-    resume_vm = _power.resume_vm
-    restart_vm = _power.restart_vm
+    start_vm = forward(_power.start_vm)
+    stop_vm = forward(_power.stop_vm)
+    save_vm = forward(_power.save_vm)
+    suspend_vm = forward(_power.suspend_vm)
+    resume_vm = forward(_power.resume_vm)
+    restart_vm = forward(_power.restart_vm)
     # switches and adapters (switches.py)
-    new_vm_switch = _switches.new_vm_switch
-    get_vm_switch = _switches.get_vm_switch
-    remove_vm_switch = _switches.remove_vm_switch
-    add_vm_network_adapter = _switches.add_vm_network_adapter
-    get_vm_network_adapter = _switches.get_vm_network_adapter
-    set_vm_network_adapter = _switches.set_vm_network_adapter
-    connect_vm_network_adapter = _switches.connect_vm_network_adapter
-    disconnect_vm_network_adapter = _switches.disconnect_vm_network_adapter
-    set_vm_network_adapter_failover_configuration = _switches.set_vm_network_adapter_failover_configuration
+    new_vm_switch = forward(_switches.new_vm_switch)
+    get_vm_switch = forward(_switches.get_vm_switch)
+    remove_vm_switch = forward(_switches.remove_vm_switch)
+    add_vm_network_adapter = forward(_switches.add_vm_network_adapter)
+    get_vm_network_adapter = forward(_switches.get_vm_network_adapter)
+    set_vm_network_adapter = forward(_switches.set_vm_network_adapter)
+    connect_vm_network_adapter = forward(_switches.connect_vm_network_adapter)
+    disconnect_vm_network_adapter = forward(_switches.disconnect_vm_network_adapter)
+    set_vm_network_adapter_failover_configuration = forward(_switches.set_vm_network_adapter_failover_configuration)
     # checkpoints (checkpoints.py)
-    checkpoint_vm = _checkpoints.checkpoint_vm
-    get_vm_snapshot = _checkpoints.get_vm_snapshot
-    restore_vm_snapshot = _checkpoints.restore_vm_snapshot
-    remove_vm_snapshot = _checkpoints.remove_vm_snapshot
-    rename_vm_snapshot = _checkpoints.rename_vm_snapshot
+    checkpoint_vm = forward(_checkpoints.checkpoint_vm)
+    get_vm_snapshot = forward(_checkpoints.get_vm_snapshot)
+    restore_vm_snapshot = forward(_checkpoints.restore_vm_snapshot)
+    remove_vm_snapshot = forward(_checkpoints.remove_vm_snapshot)
+    rename_vm_snapshot = forward(_checkpoints.rename_vm_snapshot)
     # export and import (export.py)
-    export_vm = _export.export_vm
-    export_vm_snapshot = _export.export_vm_snapshot
-    import_vm = _export.import_vm
+    export_vm = forward(_export.export_vm)
+    export_vm_snapshot = forward(_export.export_vm_snapshot)
+    import_vm = forward(_export.import_vm)
     # backup, restore and disk copies (backup.py)
-    backup_vm = _backup.backup_vm
-    get_vm_backup = _backup.get_vm_backup
-    remove_vm_backup = _backup.remove_vm_backup
-    restore_vm_from_host_backup = _backup.restore_vm_from_host_backup
-    restore_vhd_from_file_backup = _backup.restore_vhd_from_file_backup
-    copy_vhd = _backup.copy_vhd
+    backup_vm = forward(_backup.backup_vm)
+    get_vm_backup = forward(_backup.get_vm_backup)
+    remove_vm_backup = forward(_backup.remove_vm_backup)
+    restore_vm_from_host_backup = forward(_backup.restore_vm_from_host_backup)
+    restore_vhd_from_file_backup = forward(_backup.restore_vhd_from_file_backup)
+    copy_vhd = forward(_backup.copy_vhd)
     # moving (mobility.py)
-    move_vm = _mobility.move_vm
-    move_vm_storage = _mobility.move_vm_storage
+    move_vm = forward(_mobility.move_vm)
+    move_vm_storage = forward(_mobility.move_vm_storage)
     # Hyper-V Replica (replica.py, failover.py)
-    set_vm_replication_server = _replica_server.set_vm_replication_server
-    get_vm_replication_server = _replica_server.get_vm_replication_server
-    new_vm_replication_authorization_entry = _replica_server.new_vm_replication_authorization_entry
-    enable_vm_replication = _replica.enable_vm_replication
-    start_vm_initial_replication = _replica.start_vm_initial_replication
-    import_vm_initial_replication = _replica.import_vm_initial_replication
-    get_vm_replication = _replica_admin.get_vm_replication
-    measure_vm_replication = _replica_admin.measure_vm_replication
-    set_vm_replication = _replica_admin.set_vm_replication
-    suspend_vm_replication = _replica_admin.suspend_vm_replication
-    resume_vm_replication = _replica_admin.resume_vm_replication
-    remove_vm_replication = _replica_admin.remove_vm_replication
-    reset_vm_replication_statistics = _replica_admin.reset_vm_replication_statistics
-    start_vm_failover = _failover.start_vm_failover
-    stop_vm_failover = _failover.stop_vm_failover
-    complete_vm_failover = _failover.complete_vm_failover
+    set_vm_replication_server = forward(_replica_server.set_vm_replication_server)
+    get_vm_replication_server = forward(_replica_server.get_vm_replication_server)
+    new_vm_replication_authorization_entry = forward(_replica_server.new_vm_replication_authorization_entry)
+    enable_vm_replication = forward(_replica.enable_vm_replication)
+    start_vm_initial_replication = forward(_replica.start_vm_initial_replication)
+    import_vm_initial_replication = forward(_replica.import_vm_initial_replication)
+    get_vm_replication = forward(_replica_admin.get_vm_replication)
+    measure_vm_replication = forward(_replica_admin.measure_vm_replication)
+    set_vm_replication = forward(_replica_admin.set_vm_replication)
+    suspend_vm_replication = forward(_replica_admin.suspend_vm_replication)
+    resume_vm_replication = forward(_replica_admin.resume_vm_replication)
+    remove_vm_replication = forward(_replica_admin.remove_vm_replication)
+    reset_vm_replication_statistics = forward(_replica_admin.reset_vm_replication_statistics)
+    start_vm_failover = forward(_failover.start_vm_failover)
+    stop_vm_failover = forward(_failover.stop_vm_failover)
+    complete_vm_failover = forward(_failover.complete_vm_failover)
+
+
+def _host_info(core: HostCore) -> HostInfo:
+    f = core.features
+    return HostInfo(name=core.name, fqdn=core.fqdn, os_version=core.state.os_version, os_label=f.label,
+                    supports_genid=f.supports_genid, supported_generations=tuple(sorted(f.generations)),
+                    replication_frequencies=f.replication_frequencies, config_version=f.config_version,
+                    storage_path=str(core.storage_path), path=str(core.path), vm_count=len(core.state.vms),
+                    switches=tuple(s.name for s in core.state.switches),
+                    genid_policy=dict(core.state.genid_policy.__dict__))
+
+
+@operation
+def _set_vm_host(core: HostCore, *, storage_path: Path | str | None, genid_policy: GenIdPolicy | None,
+                 fqdn: str | None) -> HostInfo:
+    if storage_path is not None:
+        Path(storage_path).mkdir(parents=True, exist_ok=True)
+        core.state.storage_path = stored_path(Path(storage_path), core.path)
+    if genid_policy is not None:
+        core.state.genid_policy = GenIdFlags(**genid_policy.__dict__)
+    if fqdn is not None:
+        core.state.fqdn = fqdn
+    return _host_info(core)

@@ -369,7 +369,8 @@ def _check(ok: bool, where: str, name: str, expected: str, got: object) -> None:
 
 def load_record(cls: type[T], data: Any, where: str) -> T:
     """Build dataclass ``cls`` from parsed JSON, type-checking every field (see module doc)."""
-    return _convert(cls, data, where)
+    record: T = _convert(cls, data, where)
+    return record
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
@@ -401,7 +402,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         vtype = args[1] if args else Any
         return {str(k): _convert(vtype, v, f"{where}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
-        return _convert_dataclass(tp, value, where)
+        return _convert_dataclass(tp, value, where)  # type: ignore[arg-type]  # a dataclass type here
     if isinstance(tp, type) and issubclass(tp, Enum):
         try:
             return tp(value)

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dcemu.hyperv.checkpoints import capture
+from dcemu.hyperv.core import HostCore, operation
 from dcemu.hyperv.errors import (
     DuplicateVMIdError,
     HostNotFoundError,
@@ -60,17 +62,10 @@ from dcemu.hyperv.records import (
     VMRecord,
 )
 from dcemu.hyperv.records import ReplicationState as RS
-from dcemu.hyperv.replica_server import _require_replica_support, authorize
-from dcemu.hyperv.txn import operation
+from dcemu.hyperv.replica_server import authorize, require_replica_support
 from dcemu.hyperv.views import ReplicationInfo
-
-
-def info(host: HyperVHost, vm: VMRecord) -> ReplicationInfo:
-    from dcemu.hyperv.replica_admin import replication_info
-    return replication_info(host, vm)
-
-if TYPE_CHECKING:
-    from dcemu.hyperv.host import HyperVHost
+from dcemu.hyperv.vmconfig import check_compatible
+from dcemu.hyperv.vminfo import health
 
 #: States in which the primary tracks changes (its log grows) and cycles run.
 TRACKING = (RS.REPLICATING, RS.SUSPENDED, RS.INITIAL_REPLICATION_IN_PROGRESS)
@@ -78,23 +73,23 @@ POINT_TYPES = (SnapshotType.REPLICA, SnapshotType.APP_CONSISTENT_REPLICA)
 HOUR = 3600
 
 
-def peer(host: HyperVHost, server: str) -> HyperVHost:
+def peer(host: HostCore, server: str) -> HostCore:
     """The other host of a relationship, if this lab can reach it now."""
     if host.fabric is None:
         raise HostUnreachableError(f"Host '{host.name}' is not part of a fabric; '{server}' cannot be reached.")
     try:
-        other = host.fabric.host(server)
+        other = host.peer(server)
     except HostNotFoundError:
         raise HostUnreachableError(f"The host '{server}' is not running in this lab.") from None
     if not host.fabric.reachable(host.name, other.name):
         raise HostUnreachableError(f"The Replica server '{other.name}' cannot be reached from '{host.name}'.")
-    other._attach_pending()
+    other.attach_pending()
     return other
 
 
 # --- enabling -----------------------------------------------------------------------------------
 
-def _check_frequency(host: HyperVHost, frequency: int) -> None:
+def check_frequency(host: HostCore, frequency: int) -> None:
     allowed = host.features.replication_frequencies
     if frequency not in allowed:
         text = f"Replication frequency {frequency} s is not supported on host '{host.name}' ({host.features.label});"
@@ -102,7 +97,7 @@ def _check_frequency(host: HyperVHost, frequency: int) -> None:
         raise (UnsupportedOnHostError if frequency in (30, 300, 900) else InvalidParameterError)(text)
 
 
-def _check_history(host: HyperVHost, recovery_history: int, vss_hours: int) -> None:
+def check_history(host: HostCore, recovery_history: int, vss_hours: int) -> None:
     limit = host.features.max_recovery_history
     if not 0 <= recovery_history <= limit:
         raise InvalidParameterError(f"recovery_history must be between 0 and {limit} on host '{host.name}' "
@@ -113,23 +108,22 @@ def _check_history(host: HyperVHost, recovery_history: int, vss_hours: int) -> N
 
 
 @operation
-def enable_vm_replication(host: HyperVHost, name: str, *, replica_server_name: str,
+def enable_vm_replication(host: HostCore, name: str, *, replica_server_name: str,
                           replica_server_port: int | None = None, authentication_type: str = "Kerberos",
                           certificate_thumbprint: str | None = None, compression_enabled: bool = True,
                           recovery_history: int = 0, vss_snapshot_frequency_hour: int = 0,
                           replication_frequency_sec: int | None = None,
                           auto_resynchronize_enabled: bool = False) -> ReplicationInfo:
     """Enable-VMReplication (R-HV-51): make the Replica VM; state ReadyForInitialReplication."""
-    from dcemu.hyperv.export import check_compatible
-    _require_replica_support(host)
+    require_replica_support(host)
     if not hasattr(host.clock, "call_at"):
         raise UnsupportedOnHostError("Hyper-V Replica needs a clock with timers (dcemu.clock.VirtualClock).")
-    vm = host._vm(name)
+    vm = host.vm(name)
     if vm.replication is not None:
         raise ReplicationError(f"Replication is already enabled for '{vm.name}' ({vm.replication.mode.value}).")
     frequency = 300 if replication_frequency_sec is None else replication_frequency_sec
-    _check_frequency(host, frequency)
-    _check_history(host, recovery_history, vss_snapshot_frequency_hour)
+    check_frequency(host, frequency)
+    check_history(host, recovery_history, vss_snapshot_frequency_hour)
     if authentication_type not in ("Kerberos", "Certificate"):
         raise InvalidParameterError("authentication_type must be Kerberos or Certificate.")
     if authentication_type == "Certificate" and not certificate_thumbprint:
@@ -139,14 +133,14 @@ def enable_vm_replication(host: HyperVHost, name: str, *, replica_server_name: s
         raise InvalidParameterError("The Replica server cannot be the primary server itself.")
     storage = authorize(other, host, authentication_type=authentication_type, port=replica_server_port)
     port = replica_server_port or (80 if authentication_type == "Kerberos" else 443)
-    headers = host._check_disks(vm)
+    headers = host.check_disks(vm)
     settings = dict(primary_server=host.name, replica_server=other.name, replica_server_port=port,
                     authentication_type=authentication_type, certificate_thumbprint=certificate_thumbprint,
                     compression_enabled=compression_enabled, frequency_sec=frequency,
                     recovery_history=recovery_history, vss_snapshot_frequency_hour=vss_snapshot_frequency_hour,
                     auto_resynchronize_enabled=auto_resynchronize_enabled)
-    with other._transaction():
-        existing = other._vm_by_id(vm.id)
+    with other.transaction():
+        existing = other.vm_by_id(vm.id)
         if existing is not None:
             raise DuplicateVMIdError(vm.id, other.name, existing.name)
         import copy
@@ -155,9 +149,9 @@ def enable_vm_replication(host: HyperVHost, name: str, *, replica_server_name: s
             nic.switch_name = None                       # R-HV-54: not connected
         check_compatible(other, replica, disconnect_missing_switches=True)
         replica_dir = unique_child(storage, vm.name)
-        payload = other._t.staging.place(replica_dir)
+        payload = other.txn.staging.place(replica_dir)
         (payload / "Virtual Machines").mkdir(parents=True)
-        for i, disk in enumerate(host._disk_paths(vm)):
+        for i, disk in enumerate(host.disk_paths(vm)):
             rel = f"Virtual Hard Disks/{disk.name}" if disk.name not in {Path(h.path).name for h in
                                                                         replica.hard_drives[:i]} \
                 else f"Virtual Hard Disks/{i}-{disk.name}"
@@ -169,46 +163,47 @@ def enable_vm_replication(host: HyperVHost, name: str, *, replica_server_name: s
         replica.has_live_image = replica.auto_start_pending = False
         replica.image_genid = None
         replica.replication = Replication(mode=ReplicationMode.REPLICA, state=RS.WAITING_FOR_INITIAL_REPLICATION,
-                                          **settings)
-        other._state.vms.append(replica)
-    vm.replication = Replication(mode=ReplicationMode.PRIMARY, state=RS.READY_FOR_INITIAL_REPLICATION, **settings)
+                                          **settings)  # type: ignore[arg-type]
+        other.state.vms.append(replica)
+    vm.replication = Replication(mode=ReplicationMode.PRIMARY, state=RS.READY_FOR_INITIAL_REPLICATION,
+                                 **settings)  # type: ignore[arg-type]
     return info(host, vm)
 
 
 # --- initial replication (R-HV-55) -------------------------------------------------------------------
 
-def _manifests(host: HyperVHost, vm: VMRecord) -> dict[str, dict[str, list[Any]]]:
-    return {str(i): disk_manifest(p) for i, p in enumerate(host._disk_paths(vm))}
+def _manifests(host: HostCore, vm: VMRecord) -> dict[str, dict[str, list[Any]]]:
+    return {str(i): disk_manifest(p) for i, p in enumerate(host.disk_paths(vm))}
 
 
-def _primary(host: HyperVHost, name: str) -> VMRecord:
-    vm = host._vm(name)
+def primary_vm(host: HostCore, name: str) -> VMRecord:
+    vm = host.vm(name)
     if vm.replication is None or vm.replication.mode is not ReplicationMode.PRIMARY:
         raise ReplicationError(f"'{vm.name}' on host '{host.name}' is not a replication primary.")
     return vm
 
 
-def _replicated(host: HyperVHost, name: str) -> VMRecord:
-    vm = host._vm(name)
+def replicated_vm(host: HostCore, name: str) -> VMRecord:
+    vm = host.vm(name)
     if vm.replication is None:
         raise ReplicationError(f"Replication is not enabled for '{vm.name}' on host '{host.name}'.")
     return vm
 
 
 @operation
-def start_vm_initial_replication(host: HyperVHost, name: str, *, destination_path: str | Path | None = None,
+def start_vm_initial_replication(host: HostCore, name: str, *, destination_path: str | Path | None = None,
                                  initial_replication_start_time: dt.datetime | None = None) -> ReplicationInfo:
     """Start-VMInitialReplication: over the network now or later, or to offline media (R-HV-55)."""
-    vm = _primary(host, name)
+    vm = primary_vm(host, name)
     rep = vm.replication
     if rep.state is not RS.READY_FOR_INITIAL_REPLICATION:
         raise ReplicationError(f"Initial replication of '{vm.name}' cannot start in state {rep.state.value}.")
-    host._check_disks(vm)
+    host.check_disks(vm)
     now = host.clock.now()
     if destination_path is not None:
         final = Path(destination_path).absolute() / vm.name
-        payload = host._t.staging.place(final)
-        for i, disk in enumerate(host._disk_paths(vm)):
+        payload = host.txn.staging.place(final)
+        for i, disk in enumerate(host.disk_paths(vm)):
             copy_tree(disk, payload / f"{i}-{disk.name}")
         rep.tracked = _manifests(host, vm)
         rep.state = RS.INITIAL_REPLICATION_IN_PROGRESS
@@ -217,40 +212,40 @@ def start_vm_initial_replication(host: HyperVHost, name: str, *, destination_pat
         if initial_replication_start_time > now + dt.timedelta(days=7):
             raise InvalidParameterError("Initial replication can be scheduled at most 7 days ahead (R-HV-55).")
         rep.initial_replication_start_time = initial_replication_start_time.isoformat()
-        _arm(host, f"ir:{vm.id}", initial_replication_start_time, lambda: _timer(host, vm.id, _initial_network))
+        arm(host, f"ir:{vm.id}", initial_replication_start_time, lambda: run_timer(host, vm.id, _initial_network))
     else:
         _initial_network(host, vm)
     return info(host, vm)
 
 
-def _initial_network(host: HyperVHost, vm: VMRecord) -> None:
+def _initial_network(host: HostCore, vm: VMRecord) -> None:
     rep = vm.replication
     other = peer(host, rep.replica_server)
     current = _manifests(host, vm)
-    with other._transaction():
+    with other.transaction():
         replica = _replica_side(other, vm.id)
-        for i, disk in enumerate(host._disk_paths(vm)):
-            other._t.staging.copy(disk, other._disk_path(replica, i))
+        for i, disk in enumerate(host.disk_paths(vm)):
+            other.txn.staging.copy(disk, other.disk_path(replica, i))
         replica.replication.state = RS.REPLICATING
-        replica.replication.last_replication_time = host._now()
+        replica.replication.last_replication_time = host.now()
     _now_replicating(host, vm, current)
 
 
-def _now_replicating(host: HyperVHost, vm: VMRecord, tracked: dict[str, dict[str, list[Any]]]) -> None:
+def _now_replicating(host: HostCore, vm: VMRecord, tracked: dict[str, dict[str, list[Any]]]) -> None:
     rep = vm.replication
     rep.tracked = tracked
     rep.state = RS.REPLICATING
     rep.initial_replication_start_time = None
-    rep.last_replication_time = rep.last_point_at = host._now()
+    rep.last_replication_time = rep.last_point_at = host.now()
     rep.pending_bytes = rep.consecutive_failures = 0
     rep.last_error = None
     schedule_cycle(host, vm)
 
 
 @operation
-def import_vm_initial_replication(host: HyperVHost, name: str, *, path: str | Path) -> ReplicationInfo:
+def import_vm_initial_replication(host: HostCore, name: str, *, path: str | Path) -> ReplicationInfo:
     """Import-VMInitialReplication on the replica host: load the offline media (R-HV-55)."""
-    vm = _replicated(host, name)
+    vm = replicated_vm(host, name)
     rep = vm.replication
     if rep.mode is not ReplicationMode.REPLICA or rep.state is not RS.WAITING_FOR_INITIAL_REPLICATION:
         raise ReplicationError(f"'{vm.name}' is not a Replica waiting for initial replication.")
@@ -260,14 +255,14 @@ def import_vm_initial_replication(host: HyperVHost, name: str, *, path: str | Pa
         if len(found) != 1:
             raise ReplicationError(f"The initial replication media in '{folder}' has no disk {i} for '{vm.name}'.")
         check_disk(found[0], vm.name)
-        host._t.staging.copy(found[0], host._disk_path(vm, i))
+        host.txn.staging.copy(found[0], host.disk_path(vm, i))
     rep.state = RS.REPLICATING
-    rep.last_replication_time = host._now()
+    rep.last_replication_time = host.now()
     return info(host, vm)
 
 
-def _replica_side(other: HyperVHost, vm_id: str) -> VMRecord:
-    replica = other._vm_by_id(vm_id)
+def _replica_side(other: HostCore, vm_id: str) -> VMRecord:
+    replica = other.vm_by_id(vm_id)
     if replica is None or replica.replication is None or replica.replication.mode is not ReplicationMode.REPLICA:
         raise ReplicationError(f"Host '{other.name}' has no Replica virtual machine with id {vm_id}.")
     return replica
@@ -275,45 +270,45 @@ def _replica_side(other: HyperVHost, vm_id: str) -> VMRecord:
 
 # --- delta replication (R-HV-56, R-HV-57) -------------------------------------------------------------
 
-def _arm(host: HyperVHost, key: str, when: dt.datetime, callback: Any) -> None:
-    old = host._timers.pop(key, None)
+def arm(host: HostCore, key: str, when: dt.datetime, callback: Any) -> None:
+    old = host.timers.pop(key, None)
     if old is not None:
         old.cancel()
-    host._timers[key] = host.clock.call_at(when, callback)
+    host.timers[key] = host.clock.call_at(when, callback)
 
 
-def _disarm(host: HyperVHost, vm_id: str) -> None:
-    for key in [k for k in host._timers if k.endswith(vm_id)]:
-        host._timers.pop(key).cancel()
+def _disarm(host: HostCore, vm_id: str) -> None:
+    for key in [k for k in host.timers if k.endswith(vm_id)]:
+        host.timers.pop(key).cancel()
 
 
-def schedule_cycle(host: HyperVHost, vm: VMRecord, when: dt.datetime | None = None) -> None:
+def schedule_cycle(host: HostCore, vm: VMRecord, when: dt.datetime | None = None) -> None:
     rep = vm.replication
     when = when or host.clock.now() + dt.timedelta(seconds=rep.frequency_sec)
     rep.next_cycle_at = when.isoformat()
-    _arm(host, f"cycle:{vm.id}", when, lambda: _timer(host, vm.id, _cycle))
+    arm(host, f"cycle:{vm.id}", when, lambda: run_timer(host, vm.id, _cycle))
 
 
-def _timer(host: HyperVHost, vm_id: str, action: Any) -> None:
+def run_timer(host: HostCore, vm_id: str, action: Any) -> None:
     """A replication timer fired: run ``action`` as one transaction; failures become state."""
     if host.closed:
         return
-    host._attach_pending()
+    host.attach_pending()
     try:
-        with host._transaction():
-            vm = host._vm_by_id(vm_id)
+        with host.transaction():
+            vm = host.vm_by_id(vm_id)
             if vm is not None and vm.replication is not None:
                 action(host, vm)
     except HyperVError as exc:
-        with host._transaction():
-            vm = host._vm_by_id(vm_id)
+        with host.transaction():
+            vm = host.vm_by_id(vm_id)
             if vm is not None and vm.replication is not None:
                 vm.replication.last_error = str(exc)
                 if vm.replication.state in TRACKING:
                     require_resync(host, vm, f"replication failed: {exc}")
 
 
-def _cycle(host: HyperVHost, vm: VMRecord) -> None:
+def _cycle(host: HostCore, vm: VMRecord) -> None:
     rep = vm.replication
     if rep.mode is not ReplicationMode.PRIMARY or rep.state not in TRACKING:
         return
@@ -337,7 +332,7 @@ def _cycle(host: HyperVHost, vm: VMRecord) -> None:
     _check_log_size(host, vm)
 
 
-def ship(host: HyperVHost, vm: VMRecord) -> None:
+def ship(host: HostCore, vm: VMRecord) -> None:
     """Send the log now; ReplicationError if the replica cannot take it (R-HV-56)."""
     rep = vm.replication
     now = host.clock.now()
@@ -346,12 +341,12 @@ def ship(host: HyperVHost, vm: VMRecord) -> None:
     app = due and rep.vss_snapshot_frequency_hour > 0 and (
         rep.last_app_point_at is None or (now - dt.datetime.fromisoformat(rep.last_app_point_at)).total_seconds()
         >= rep.vss_snapshot_frequency_hour * HOUR)
-    session = host._sessions.get(vm.id)
+    session = host.sessions.get(vm.id)
     if app and session is not None:
         session.guest.flush()                 # VSS in the guest for an application-consistent point
     current = _manifests(host, vm)
     other = peer(host, rep.replica_server)
-    with other._transaction():
+    with other.transaction():
         replica = _replica_side(other, vm.id)
         rrep = replica.replication
         if rrep.state is RS.SUSPENDED:
@@ -359,9 +354,9 @@ def ship(host: HyperVHost, vm: VMRecord) -> None:
         if rrep.state is not RS.REPLICATING:
             raise ReplicationError(f"The Replica '{replica.name}' on '{other.name}' is {rrep.state.value} and "
                                    f"does not accept replication.")
-        for i, disk in enumerate(host._disk_paths(vm)):
+        for i, disk in enumerate(host.disk_paths(vm)):
             changed, removed, _ = manifest_diff(rep.tracked.get(str(i), {}), current[str(i)])
-            apply_delta(disk, other._disk_path(replica, i), changed, removed)
+            apply_delta(disk, other.disk_path(replica, i), changed, removed)
         rrep.last_replication_time = now.isoformat()
         rrep.recovery_history = rep.recovery_history
         if due:
@@ -377,9 +372,8 @@ def ship(host: HyperVHost, vm: VMRecord) -> None:
             rep.last_app_point_at = now.isoformat()
 
 
-def add_recovery_point(host: HyperVHost, replica: VMRecord, *, app_consistent: bool) -> None:
+def add_recovery_point(host: HostCore, replica: VMRecord, *, app_consistent: bool) -> None:
     """A recovery point: a copy of the Replica's disks now, shown as a checkpoint (R-HV-53)."""
-    from dcemu.hyperv.checkpoints import capture
     stamp = host.clock.now().strftime("%m/%d/%Y - %I:%M:%S %p")
     label = "Application-consistent Replica" if app_consistent else "Standard Replica"
     kind = SnapshotType.APP_CONSISTENT_REPLICA if app_consistent else SnapshotType.REPLICA
@@ -394,10 +388,10 @@ def add_recovery_point(host: HyperVHost, replica: VMRecord, *, app_consistent: b
             if c.parent_id == oldest.id:
                 c.parent_id = None
         replica.checkpoints.remove(oldest)
-        host._t.staging.delete_later(host._vm_dir(replica) / "Snapshots" / oldest.id)
+        host.txn.staging.delete_later(host.vm_dir(replica) / "Snapshots" / oldest.id)
 
 
-def pending(host: HyperVHost, vm: VMRecord) -> int:
+def pending(host: HostCore, vm: VMRecord) -> int:
     """Bytes of log not yet shipped ("size of data yet to be replicated", R-HV-56)."""
     rep = vm.replication
     if rep is None or rep.mode is not ReplicationMode.PRIMARY or rep.state not in TRACKING:
@@ -406,16 +400,16 @@ def pending(host: HyperVHost, vm: VMRecord) -> int:
     return sum(manifest_diff(rep.tracked.get(k, {}), v)[2] for k, v in current.items())
 
 
-def _check_log_size(host: HyperVHost, vm: VMRecord) -> None:
+def _check_log_size(host: HostCore, vm: VMRecord) -> None:
     rep = vm.replication
     rep.pending_bytes = pending(host, vm)
-    total = sum(h["size_bytes"] for h in host._check_disks(vm))
+    total = sum(h["size_bytes"] for h in host.check_disks(vm))
     if rep.pending_bytes > total // 2:
         require_resync(host, vm, f"the replication log ({rep.pending_bytes} bytes) grew past 50% of the virtual "
                                  f"hard disks' size ({total} bytes)")
 
 
-def require_resync(host: HyperVHost, vm: VMRecord, reason: str) -> None:
+def require_resync(host: HostCore, vm: VMRecord, reason: str) -> None:
     """R-HV-57: tracking stops; WaitingForStartResynchronize, health Critical."""
     rep = vm.replication
     rep.state = RS.WAITING_FOR_START_RESYNCHRONIZE
@@ -426,7 +420,7 @@ def require_resync(host: HyperVHost, vm: VMRecord, reason: str) -> None:
         when = _next_in_window(host.clock.now(), rep.auto_resynchronize_interval_start,
                                rep.auto_resynchronize_interval_end)
         rep.resynchronize_at = when.isoformat()
-        _arm(host, f"resync:{vm.id}", when, lambda: _timer(host, vm.id, _resync_action))
+        arm(host, f"resync:{vm.id}", when, lambda: run_timer(host, vm.id, resync_action))
 
 
 def _next_in_window(now: dt.datetime, start: str, end: str) -> dt.datetime:
@@ -439,60 +433,60 @@ def _next_in_window(now: dt.datetime, start: str, end: str) -> dt.datetime:
     return candidate if candidate > now else candidate + dt.timedelta(days=1)
 
 
-def _resync_action(host: HyperVHost, vm: VMRecord) -> None:
+def resync_action(host: HostCore, vm: VMRecord) -> None:
     if vm.replication.state is RS.WAITING_FOR_START_RESYNCHRONIZE:
         resynchronize(host, vm)
 
 
-def resynchronize(host: HyperVHost, vm: VMRecord) -> None:
+def resynchronize(host: HostCore, vm: VMRecord) -> None:
     """Compare both sides and copy the differences, then replicate again (R-HV-57)."""
     rep = vm.replication
     rep.state = RS.RESYNCHRONIZING
     other = peer(host, rep.replica_server)
     current = _manifests(host, vm)
-    with other._transaction():
+    with other.transaction():
         replica = _replica_side(other, vm.id)
-        for i, disk in enumerate(host._disk_paths(vm)):
-            target = other._disk_path(replica, i)
+        for i, disk in enumerate(host.disk_paths(vm)):
+            target = other.disk_path(replica, i)
             changed, removed, _ = manifest_diff(disk_manifest(target), current[str(i)])
             apply_delta(disk, target, changed, removed)
-        replica.replication.last_replication_time = host._now()
+        replica.replication.last_replication_time = host.now()
     rep.resync_reason = rep.resynchronize_at = None
     _now_replicating(host, vm, current)
 
 
-# --- hooks for the other modules -----------------------------------------------------------------------
+# --- what replication does when the other modules act (subscribed to core.HostEvents) -----------------------------------------------------------------------
 
 def _tracking_primary(vm: VMRecord) -> bool:
     rep = vm.replication
     return rep is not None and rep.mode is ReplicationMode.PRIMARY and rep.state in TRACKING
 
 
-def on_unclean_stop(host: HyperVHost, vm: VMRecord, reason: str) -> None:
+def on_unclean_stop(host: HostCore, vm: VMRecord, reason: str) -> None:
     """Turn-off or host crash while running: the log was not closed cleanly (R-HV-57)."""
     if _tracking_primary(vm):
         require_resync(host, vm, f"the log was not closed cleanly: {reason}")
 
 
-def on_revert(host: HyperVHost, vm: VMRecord, reason: str = "the primary was reverted to a checkpoint") -> None:
+def on_revert(host: HostCore, vm: VMRecord, reason: str = "the primary was reverted to a checkpoint") -> None:
     """A checkpoint applied to (or a backup restored over) the primary (R-HV-57)."""
     if _tracking_primary(vm):
         require_resync(host, vm, reason)
 
 
-def on_offline_disk_change(host: HyperVHost, vm: VMRecord, reason: str) -> None:
+def on_offline_disk_change(host: HostCore, vm: VMRecord, reason: str) -> None:
     """The primary's VHD changed while it was off (R-HV-57)."""
     if _tracking_primary(vm):
         require_resync(host, vm, reason)
 
 
-def on_stop(host: HyperVHost, vm: VMRecord) -> None:
+def on_stop(host: HostCore, vm: VMRecord) -> None:
     """Remember the primary's disks as they were at stop, to notice edits made while off."""
     if _tracking_primary(vm):
         vm.replication.off_fingerprint = fingerprint(_manifests(host, vm))
 
 
-def before_start(host: HyperVHost, vm: VMRecord) -> None:
+def before_start(host: HostCore, vm: VMRecord) -> None:
     """A disk edited by hand while the primary was off means resynchronization (R-HV-57)."""
     rep = vm.replication
     if rep is None or rep.off_fingerprint is None:
@@ -503,25 +497,58 @@ def before_start(host: HyperVHost, vm: VMRecord) -> None:
         require_resync(host, vm, "a virtual hard disk was changed while the virtual machine was off")
 
 
-def forget(host: HyperVHost, vm: VMRecord) -> None:
+def forget(host: HostCore, vm: VMRecord) -> None:
     _disarm(host, vm.id)
 
 
-def rearm(host: HyperVHost) -> None:
+def subscribe(core: HostCore) -> None:
+    """React to what the other cmdlet modules do to a VM (core.HostEvents; R-HV-57)."""
+    core.events.vm_starting.subscribe(before_start)
+    core.events.vm_stopped.subscribe(on_stop)
+    core.events.vm_stopped_uncleanly.subscribe(on_unclean_stop)
+    core.events.vm_reverted.subscribe(on_revert)
+    core.events.vm_disk_changed_offline.subscribe(on_offline_disk_change)
+    core.events.vm_removed.subscribe(forget)
+
+
+def rearm(host: HostCore) -> None:
     """After the host object is (re)created: put the replication timers back on the clock."""
     if not hasattr(host.clock, "call_at"):
         return
-    for vm in host._state.vms:
+    for vm in host.state.vms:
         rep = vm.replication
         if rep is None or rep.mode is not ReplicationMode.PRIMARY:
             continue
         vm_id = vm.id
         if rep.state in TRACKING:
             when = dt.datetime.fromisoformat(rep.next_cycle_at) if rep.next_cycle_at else host.clock.now()
-            _arm(host, f"cycle:{vm_id}", when, lambda v=vm_id: _timer(host, v, _cycle))
+            arm(host, f"cycle:{vm_id}", when, lambda v=vm_id: run_timer(host, v, _cycle))
         elif rep.state is RS.READY_FOR_INITIAL_REPLICATION and rep.initial_replication_start_time:
-            _arm(host, f"ir:{vm_id}", dt.datetime.fromisoformat(rep.initial_replication_start_time),
-                 lambda v=vm_id: _timer(host, v, _initial_network))
+            arm(host, f"ir:{vm_id}", dt.datetime.fromisoformat(rep.initial_replication_start_time),
+                 lambda v=vm_id: run_timer(host, v, _initial_network))
         elif rep.state is RS.WAITING_FOR_START_RESYNCHRONIZE and rep.resynchronize_at:
-            _arm(host, f"resync:{vm_id}", dt.datetime.fromisoformat(rep.resynchronize_at),
-                 lambda v=vm_id: _timer(host, v, _resync_action))
+            arm(host, f"resync:{vm_id}", dt.datetime.fromisoformat(rep.resynchronize_at),
+                 lambda v=vm_id: run_timer(host, v, resync_action))
+
+
+# --- views ------------------------------------------------------------------------------------------
+
+def replication_info(host: HostCore, vm: VMRecord) -> ReplicationInfo:
+    rep = vm.replication
+    if rep is None:
+        raise ReplicationError(f"Replication is not enabled for '{vm.name}' on host '{host.name}'.")
+    test = host.vm_by_id(rep.test_vm_id) if rep.test_vm_id else None
+    return ReplicationInfo(
+        vm_name=vm.name, vm_id=vm.id, host=host.name, mode=rep.mode.value, state=rep.state.value,
+        health=health(host.clock, vm).value, primary_server=rep.primary_server, replica_server=rep.replica_server,
+        replica_server_port=rep.replica_server_port, authentication_type=rep.authentication_type,
+        frequency_sec=rep.frequency_sec, recovery_history=rep.recovery_history,
+        vss_snapshot_frequency_hour=rep.vss_snapshot_frequency_hour,
+        auto_resynchronize_enabled=rep.auto_resynchronize_enabled, last_replication_time=rep.last_replication_time,
+        pending_replication_size=pending(host, vm), cycles_total=rep.cycles_total, cycles_missed=rep.cycles_missed,
+        last_error=rep.last_error, resync_reason=rep.resync_reason,
+        recovery_points=tuple(c.name for c in vm.checkpoints if c.snapshot_type in POINT_TYPES),
+        test_vm_name=test.name if test else None)
+
+
+info = replication_info

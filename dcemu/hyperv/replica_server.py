@@ -15,28 +15,24 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from dcemu.hyperv.core import HostCore, operation
 from dcemu.hyperv.errors import InvalidParameterError, ReplicaServerError, UnsupportedOnHostError
 from dcemu.hyperv.persistence import resolve_path, stored_path
 from dcemu.hyperv.records import AuthorizationEntry, ReplicationServer
-from dcemu.hyperv.txn import operation
 from dcemu.hyperv.views import ReplicationServerInfo
-
-if TYPE_CHECKING:
-    from dcemu.hyperv.host import HyperVHost
 
 HOUR = 3600
 
 
-def _require_replica_support(host: HyperVHost) -> None:
+def require_replica_support(host: HostCore) -> None:
     if not host.features.replica:
         raise UnsupportedOnHostError(f"Hyper-V Replica is not available on host '{host.name}' "
                                      f"({host.features.label}); it needs Windows Server 2012 or later.")
 
 
-def _server_info(host: HyperVHost) -> ReplicationServerInfo:
-    s = host._state.replication_server
+def _server_info(host: HostCore) -> ReplicationServerInfo:
+    s = host.state.replication_server
     return ReplicationServerInfo(host.name, s.replication_enabled, s.allowed_authentication_type,
                                  s.replication_allowed_from_any_server, s.default_storage_location,
                                  s.kerberos_authentication_port, s.certificate_authentication_port,
@@ -46,14 +42,14 @@ def _server_info(host: HyperVHost) -> ReplicationServerInfo:
                                         "trust_group": e.trust_group} for e in s.authorization_entries))
 
 
-def get_vm_replication_server(host: HyperVHost) -> ReplicationServerInfo:
+def get_vm_replication_server(host: HostCore) -> ReplicationServerInfo:
     """Get-VMReplicationServer."""
-    host._check_open()
+    host.check_open()
     return _server_info(host)
 
 
 @operation
-def set_vm_replication_server(host: HyperVHost, *, replication_enabled: bool | None = None,
+def set_vm_replication_server(host: HostCore, *, replication_enabled: bool | None = None,
                               allowed_authentication_type: str | None = None,
                               replication_allowed_from_any_server: bool | None = None,
                               default_storage_location: str | Path | None = None,
@@ -63,8 +59,8 @@ def set_vm_replication_server(host: HyperVHost, *, replication_enabled: bool | N
                               monitoring_interval_sec: int | None = None,
                               monitoring_start_time: str | None = None) -> ReplicationServerInfo:
     """Set-VMReplicationServer (R-HV-50): Kerberos on HTTP port 80, certificates on HTTPS 443 by default."""
-    _require_replica_support(host)
-    s = host._state.replication_server
+    require_replica_support(host)
+    s = host.state.replication_server
     if allowed_authentication_type is not None:
         if allowed_authentication_type not in ("Kerberos", "Certificate", "CertificateAndKerberos"):
             raise InvalidParameterError("allowed_authentication_type must be Kerberos, Certificate or "
@@ -94,21 +90,21 @@ def set_vm_replication_server(host: HyperVHost, *, replication_enabled: bool | N
 
 
 @operation
-def new_vm_replication_authorization_entry(host: HyperVHost, *, allowed_primary_server: str,
+def new_vm_replication_authorization_entry(host: HostCore, *, allowed_primary_server: str,
                                            replica_storage_location: str | Path,
                                            trust_group: str = "DEFAULT") -> ReplicationServerInfo:
     """New-VMReplicationAuthorizationEntry: which primaries may replicate here, and where to (R-HV-50)."""
-    _require_replica_support(host)
+    require_replica_support(host)
     Path(replica_storage_location).mkdir(parents=True, exist_ok=True)
-    host._state.replication_server.authorization_entries.append(AuthorizationEntry(
+    host.state.replication_server.authorization_entries.append(AuthorizationEntry(
         allowed_primary_server, stored_path(Path(replica_storage_location), host.path), trust_group))
     return _server_info(host)
 
 
-def authorize(server_host: HyperVHost, primary: HyperVHost, *, authentication_type: str,
+def authorize(server_host: HostCore, primary: HostCore, *, authentication_type: str,
               port: int | None) -> Path:
     """Check that ``server_host`` accepts replication from ``primary``; returns the storage location."""
-    s: ReplicationServer = server_host._state.replication_server
+    s: ReplicationServer = server_host.state.replication_server
     if not server_host.features.replica or not s.replication_enabled:
         raise ReplicaServerError(f"The Hyper-V Replica server '{server_host.name}' is not configured to receive "
                                  f"replication (Set-VMReplicationServer -ReplicationEnabled, R-HV-50).")

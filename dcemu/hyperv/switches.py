@@ -16,73 +16,36 @@ Connecting and disconnecting adapters never changes the GenID (G22).
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
-
+from dcemu.hyperv.core import HostCore, operation
 from dcemu.hyperv.errors import (
     AlreadyExistsError,
-    HyperVError,
     InvalidParameterError,
     NetworkAdapterNotFoundError,
-    SwitchNotFoundError,
     UnsupportedOnHostError,
 )
 from dcemu.hyperv.genid import GenIdEvent
-from dcemu.hyperv.hardware import NetworkAdapterView
 from dcemu.hyperv.records import (
     NetworkAdapter,
-    ReplicationMode,
-    ReplicationState,
     Switch,
     SwitchType,
     VMRecord,
     VMState,
 )
-from dcemu.hyperv.txn import operation
 from dcemu.hyperv.views import NetworkAdapterInfo, SwitchInfo
-
-if TYPE_CHECKING:
-    from dcemu.hyperv.host import HyperVHost
-
-MAC_POOL_SIZE = 256
+from dcemu.hyperv.vmconfig import find_switch, new_mac, normalize_mac, require_state
 
 
-def new_mac(host: HyperVHost) -> str:
-    """The next dynamic MAC from the host's pool."""
-    n = host._state.next_mac
-    if n >= MAC_POOL_SIZE:
-        raise HyperVError(f"The dynamic MAC address pool of host '{host.name}' is exhausted.")
-    host._state.next_mac += 1
-    return f"{host._state.mac_prefix}{n:02X}"
-
-
-def normalize_mac(text: str) -> str:
-    mac = re.sub(r"[-:.]", "", text).upper()
-    if not re.fullmatch(r"[0-9A-F]{12}", mac):
-        raise InvalidParameterError(f"'{text}' is not a valid MAC address (12 hex digits).")
-    if int(mac[1], 16) & 1:
-        raise InvalidParameterError(f"'{text}' is a multicast MAC address; a static MAC must be unicast.")
-    return mac
-
-
-def find_switch(host: HyperVHost, name: str) -> Switch:
-    for switch in host._state.switches:
-        if switch.name.lower() == name.lower():
-            return switch
-    raise SwitchNotFoundError(name, host.name)
-
-
-def _switch_info(host: HyperVHost, s: Switch) -> SwitchInfo:
+def _switch_info(host: HostCore, s: Switch) -> SwitchInfo:
     return SwitchInfo(s.id, s.name, s.switch_type.value, s.net_adapter_name, host.name)
 
 
 @operation
-def new_vm_switch(host: HyperVHost, name: str, *, switch_type: str | None = None,
+def new_vm_switch(host: HostCore, name: str, *, switch_type: str | None = None,
                   net_adapter_name: str | None = None) -> SwitchInfo:
     """New-VMSwitch: External when bound to a physical NIC (``net_adapter_name``), else Internal/Private."""
     if not name.strip():
         raise InvalidParameterError("The switch name cannot be empty.")
-    if any(s.name.lower() == name.lower() for s in host._state.switches):
+    if any(s.name.lower() == name.lower() for s in host.state.switches):
         raise AlreadyExistsError(f"A virtual switch named '{name}' already exists on host '{host.name}'.")
     if net_adapter_name is not None:
         if switch_type not in (None, "External"):
@@ -98,30 +61,30 @@ def new_vm_switch(host: HyperVHost, name: str, *, switch_type: str | None = None
                                         f"Private.") from None
         if kind is SwitchType.EXTERNAL:
             raise InvalidParameterError("An External switch needs net_adapter_name (the physical adapter).")
-    switch = Switch(id=host._new_guid(), name=name, switch_type=kind, net_adapter_name=net_adapter_name)
-    host._state.switches.append(switch)
+    switch = Switch(id=host.new_guid(), name=name, switch_type=kind, net_adapter_name=net_adapter_name)
+    host.state.switches.append(switch)
     return _switch_info(host, switch)
 
 
-def get_vm_switch(host: HyperVHost, name: str | None = None) -> list[SwitchInfo]:
+def get_vm_switch(host: HostCore, name: str | None = None) -> list[SwitchInfo]:
     """Get-VMSwitch."""
-    host._check_open()
+    host.check_open()
     if name is not None:
         return [_switch_info(host, find_switch(host, name))]
-    return [_switch_info(host, s) for s in host._state.switches]
+    return [_switch_info(host, s) for s in host.state.switches]
 
 
 @operation
-def remove_vm_switch(host: HyperVHost, name: str) -> SwitchInfo:
+def remove_vm_switch(host: HostCore, name: str) -> SwitchInfo:
     """Remove-VMSwitch: adapters on it become not connected."""
     switch = find_switch(host, name)
-    for vm in host._state.vms:
+    for vm in host.state.vms:
         for nic in vm.network_adapters:
             if nic.switch_name == switch.name:
                 nic.switch_name = None
             if nic.test_replica_switch_name == switch.name:
                 nic.test_replica_switch_name = None
-    host._state.switches.remove(switch)
+    host.state.switches.remove(switch)
     return _switch_info(host, switch)
 
 
@@ -140,12 +103,11 @@ def _nic_info(vm: VMRecord, n: NetworkAdapter) -> NetworkAdapterInfo:
 
 
 @operation
-def add_vm_network_adapter(host: HyperVHost, vm_name: str, *, name: str = "Network Adapter",
+def add_vm_network_adapter(host: HostCore, vm_name: str, *, name: str = "Network Adapter",
                            is_legacy: bool = False, switch_name: str | None = None,
                            static_mac_address: str | None = None) -> NetworkAdapterInfo:
     """Add-VMNetworkAdapter: legacy adapters exist on Gen 1 only (R-HV-71)."""
-    from dcemu.hyperv.vm import require_state
-    vm = host._vm(vm_name)
+    vm = host.vm(vm_name)
     if is_legacy and vm.generation == 2:
         raise InvalidParameterError(f"'{vm.name}' is a generation 2 virtual machine, which cannot use a legacy "
                                     f"network adapter (R-HV-71).")
@@ -157,24 +119,23 @@ def add_vm_network_adapter(host: HyperVHost, vm_name: str, *, name: str = "Netwo
                          mac_address=normalize_mac(static_mac_address) if static_mac_address else new_mac(host),
                          mac_is_static=static_mac_address is not None)
     vm.network_adapters.append(nic)
-    host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+    host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
     return _nic_info(vm, nic)
 
 
-def get_vm_network_adapter(host: HyperVHost, vm_name: str | None = None) -> list[NetworkAdapterInfo]:
+def get_vm_network_adapter(host: HostCore, vm_name: str | None = None) -> list[NetworkAdapterInfo]:
     """Get-VMNetworkAdapter (all VMs when ``vm_name`` is None)."""
-    host._check_open()
-    vms = [host._vm(vm_name)] if vm_name is not None else host._state.vms
+    host.check_open()
+    vms = [host.vm(vm_name)] if vm_name is not None else host.state.vms
     return [_nic_info(vm, n) for vm in vms for n in vm.network_adapters]
 
 
 @operation
-def set_vm_network_adapter(host: HyperVHost, vm_name: str, *, name: str | None = None,
+def set_vm_network_adapter(host: HostCore, vm_name: str, *, name: str | None = None,
                            static_mac_address: str | None = None, dynamic_mac_address: bool = False,
                            test_replica_switch_name: str | None = None) -> list[NetworkAdapterInfo]:
     """Set-VMNetworkAdapter: static/dynamic MAC (VM Off) and the test-failover switch (R-HV-72, R-HV-74)."""
-    from dcemu.hyperv.vm import require_state
-    vm = host._vm(vm_name)
+    vm = host.vm(vm_name)
     nics = _nics(vm, name)
     if static_mac_address is not None and dynamic_mac_address:
         raise InvalidParameterError("Give static_mac_address or dynamic_mac_address, not both.")
@@ -189,36 +150,36 @@ def set_vm_network_adapter(host: HyperVHost, vm_name: str, *, name: str | None =
         target = find_switch(host, test_replica_switch_name).name if test_replica_switch_name else None
         for nic in nics:
             nic.test_replica_switch_name = target
-    host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+    host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
     return [_nic_info(vm, n) for n in nics]
 
 
 @operation
-def connect_vm_network_adapter(host: HyperVHost, vm_name: str | list[str], *, switch_name: str,
+def connect_vm_network_adapter(host: HostCore, vm_name: str | list[str], *, switch_name: str,
                                name: str | None = None) -> list[NetworkAdapterInfo]:
     """Connect-VMNetworkAdapter: ``vm_name`` is a name or a list of names, without wildcards (R-HV-70)."""
     switch = find_switch(host, switch_name)
     result = []
     for one in [vm_name] if isinstance(vm_name, str) else list(vm_name):
-        vm = host._vm(one)
+        vm = host.vm(one)
         for nic in _nics(vm, name):
             nic.switch_name = switch.name
             result.append(_nic_info(vm, nic))
-        host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+        host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
     return result
 
 
 @operation
-def disconnect_vm_network_adapter(host: HyperVHost, vm_name: str | list[str], *,
+def disconnect_vm_network_adapter(host: HostCore, vm_name: str | list[str], *,
                                   name: str | None = None) -> list[NetworkAdapterInfo]:
     """Disconnect-VMNetworkAdapter."""
     result = []
     for one in [vm_name] if isinstance(vm_name, str) else list(vm_name):
-        vm = host._vm(one)
+        vm = host.vm(one)
         for nic in _nics(vm, name):
             nic.switch_name = None
             result.append(_nic_info(vm, nic))
-        host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+        host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
     return result
 
 
@@ -229,7 +190,7 @@ _FAILOVER_KEYS = ("IPv4Address", "IPv4SubnetMask", "IPv4DefaultGateway", "IPv4Pr
 
 @operation
 def set_vm_network_adapter_failover_configuration(
-        host: HyperVHost, vm_name: str, *, vm_network_adapter_name: str | None = None,
+        host: HostCore, vm_name: str, *, vm_network_adapter_name: str | None = None,
         ipv4_address: str | None = None, ipv4_subnet_mask: str | None = None,
         ipv4_default_gateway: str | None = None, ipv4_preferred_dns_server: str | None = None,
         ipv4_alternate_dns_server: str | None = None, ipv6_address: str | None = None,
@@ -238,7 +199,7 @@ def set_vm_network_adapter_failover_configuration(
         clear_failover_ipv4_settings: bool = False,
         clear_failover_ipv6_settings: bool = False) -> list[NetworkAdapterInfo]:
     """Set-VMNetworkAdapterFailoverConfiguration (R-HV-73): synthetic adapters of replicated VMs only."""
-    vm = host._vm(vm_name)
+    vm = host.vm(vm_name)
     if vm.replication is None:
         raise UnsupportedOnHostError(f"'{vm.name}' is not replicated; failover TCP/IP settings apply to "
                                      f"replicated virtual machines only (R-HV-73).")
@@ -260,23 +221,3 @@ def set_vm_network_adapter_failover_configuration(
     return [_nic_info(vm, n) for n in nics]
 
 
-def _failed_over(vm: VMRecord) -> bool:
-    rep = vm.replication
-    return rep is not None and (rep.mode is ReplicationMode.TEST_REPLICA or rep.state in (
-        ReplicationState.FAILED_OVER_WAITING_COMPLETION, ReplicationState.FAILED_OVER))
-
-
-def adapter_views(host: HyperVHost, vm: VMRecord) -> list[NetworkAdapterView]:
-    """The guest's view of its adapters, with R-HV-72 duplicate-MAC detection on each switch."""
-    running = [other for other in host._state.vms if other.id != vm.id
-               and other.state in (VMState.RUNNING, VMState.PAUSED, VMState.STARTING)]
-    views = []
-    for nic in vm.network_adapters:
-        duplicate = nic.switch_name is not None and any(
-            o.switch_name == nic.switch_name and o.mac_address == nic.mac_address
-            for other in running for o in other.network_adapters)
-        views.append(NetworkAdapterView(name=nic.name, mac_address=nic.mac_address, switch_name=nic.switch_name,
-                                        connected=nic.switch_name is not None, is_legacy=nic.is_legacy,
-                                        duplicate_mac=duplicate,
-                                        failover_config=dict(nic.failover_config) if _failed_over(vm) else {}))
-    return views

@@ -15,7 +15,8 @@ from dcemu.hyperv.records import as_json
 
 class _View:
     def to_dict(self) -> dict[str, Any]:
-        return as_json(self)
+        data: dict[str, Any] = as_json(self)
+        return data
 
 
 @dataclass(frozen=True)

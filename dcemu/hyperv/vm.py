@@ -17,13 +17,13 @@ the VM's ``Virtual Hard Disks`` folder; giving only ``new_vhd_size_bytes`` makes
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dcemu.hyperv.core import HostCore, operation
 from dcemu.hyperv.errors import (
     AlreadyExistsError,
     ImmutableGenerationError,
     InvalidParameterError,
-    InvalidStateError,
     UnsupportedOnHostError,
 )
 from dcemu.hyperv.genid import GenIdEvent
@@ -35,17 +35,12 @@ from dcemu.hyperv.records import (
     NetworkAdapter,
     VMRecord,
     VMState,
-    as_json,
-    load_record,
 )
-from dcemu.hyperv.txn import operation
 from dcemu.hyperv.views import VMInfo
-
-if TYPE_CHECKING:
-    from dcemu.hyperv.host import HyperVHost
+from dcemu.hyperv.vmconfig import check_name, find_switch, new_mac, require_state
+from dcemu.hyperv.vminfo import vm_info
 
 DEFAULT_VHD_SIZE = 127 * 1024 ** 3      # Hyper-V's default dynamic VHDX size
-MAX_NAME = 100
 
 # R-HV-04: New-VM -BootDevice, as each generation reads it.
 _BOOT_GEN1 = {"CD": "CD", "FLOPPY": "Floppy", "LEGACYNETWORKADAPTER": "LegacyNetworkAdapter", "IDE": "IDE",
@@ -54,7 +49,7 @@ _BOOT_GEN2 = {"CD": "CD", "VHD": "VHD", "NETWORKADAPTER": "NetworkAdapter"}
 _BOOT_GEN2_REFUSED = {"FLOPPY": "Floppy", "LEGACYNETWORKADAPTER": "LegacyNetworkAdapter", "IDE": "IDE"}
 
 
-def _check_generation(host: HyperVHost, generation: Any) -> int:
+def _check_generation(host: HostCore, generation: Any) -> int:
     if isinstance(generation, bool) or generation not in (1, 2):
         raise InvalidParameterError(f"Cannot validate argument on parameter 'Generation'. The argument "
                                     f"\"{generation}\" does not belong to the set \"1,2\" (R-HV-01).")
@@ -81,16 +76,8 @@ def _boot_device(generation: int, boot_device: str | None) -> str | None:
     return table[key]
 
 
-def check_name(name: str, what: str = "virtual machine") -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidParameterError(f"The {what} name cannot be empty.")
-    if len(name) > MAX_NAME:
-        raise InvalidParameterError(f"The {what} name '{name[:20]}...' is longer than {MAX_NAME} characters.")
-    return name
-
-
 @operation
-def new_vm(host: HyperVHost, name: str, *, generation: int = 1, memory_startup_bytes: int = 1 << 30,
+def new_vm(host: HostCore, name: str, *, generation: int = 1, memory_startup_bytes: int = 1 << 30,
            processor_count: int = 1, new_vhd_path: str | None = None, new_vhd_size_bytes: int | None = None,
            vhd_path: str | None = None, switch_name: str | None = None, boot_device: str | None = None,
            path: str | None = None) -> VMInfo:
@@ -103,15 +90,14 @@ def new_vm(host: HyperVHost, name: str, *, generation: int = 1, memory_startup_b
     if memory_startup_bytes <= 0 or processor_count <= 0:
         raise InvalidParameterError("memory_startup_bytes and processor_count must be positive.")
     if switch_name is not None:
-        from dcemu.hyperv.switches import find_switch
         switch_name = find_switch(host, switch_name).name
     f = host.features
     vm_dir = unique_child(Path(path) if path else host.storage_path, name)
-    vm = VMRecord(id=host._new_guid(), name=name, generation=gen, state=VMState.OFF, generation_id=None,
-                  path=stored_path(vm_dir, host.path), config_version=f.config_version, created=host._now(),
+    vm = VMRecord(id=host.new_guid(), name=name, generation=gen, state=VMState.OFF, generation_id=None,
+                  path=stored_path(vm_dir, host.path), config_version=f.config_version, created=host.now(),
                   memory_startup_bytes=memory_startup_bytes, processor_count=processor_count,
                   checkpoint_type=CheckpointType(f.default_checkpoint_type))
-    staging = host._t.staging
+    staging = host.txn.staging
     payload = staging.place(vm_dir)
     (payload / "Virtual Machines").mkdir(parents=True)
     controller = "IDE" if gen == 1 else "SCSI"
@@ -124,9 +110,9 @@ def new_vm(host: HyperVHost, name: str, *, generation: int = 1, memory_startup_b
             raise AlreadyExistsError(f"The file '{disk}' already exists; use vhd_path to attach an existing disk.")
         try:
             inside = disk.relative_to(vm_dir)
-            create_disk(payload / inside, size_bytes=size, disk_id=host._new_guid())
+            create_disk(payload / inside, size_bytes=size, disk_id=host.new_guid())
         except ValueError:
-            create_disk(staging.place(disk), size_bytes=size, disk_id=host._new_guid())
+            create_disk(staging.place(disk), size_bytes=size, disk_id=host.new_guid())
         vm.hard_drives.append(HardDrive(stored_path(disk, vm_dir), controller, 0, 0))
     elif vhd_path is not None:
         disk = Path(vhd_path).absolute()
@@ -147,34 +133,28 @@ def new_vm(host: HyperVHost, name: str, *, generation: int = 1, memory_startup_b
     if boot is not None:
         order = [boot] + [d for d in order if d != boot]
     vm.boot_order = order
-    from dcemu.hyperv.switches import new_mac
     vm.network_adapters.append(NetworkAdapter(name="Network Adapter", is_legacy=(boot == "LegacyNetworkAdapter"),
                                               switch_name=switch_name, mac_address=new_mac(host)))
-    host._state.vms.append(vm)
-    host._apply_genid(vm, GenIdEvent.NEW_VM)
-    return host._info(vm)
+    host.state.vms.append(vm)
+    host.apply_genid(vm, GenIdEvent.NEW_VM)
+    return vm_info(host, vm)
 
 
-def get_vm(host: HyperVHost, name: str | None = None) -> list[VMInfo]:
+def get_vm(host: HostCore, name: str | None = None) -> list[VMInfo]:
     """Get-VM: all VMs, or the one named (or with that VMId)."""
-    host._check_open()
+    host.check_open()
     if name is not None:
-        return [host._info(host._vm(name))]
-    return [host._info(vm) for vm in host._state.vms]
-
-
-def require_state(vm: VMRecord, operation_name: str, *allowed: VMState, detail: str = "") -> None:
-    if vm.state not in allowed:
-        raise InvalidStateError(vm.name, operation_name, vm.state.value, detail)
+        return [vm_info(host, host.vm(name))]
+    return [vm_info(host, vm) for vm in host.state.vms]
 
 
 @operation
-def set_vm(host: HyperVHost, name: str, *, memory_startup_bytes: int | None = None,
+def set_vm(host: HostCore, name: str, *, memory_startup_bytes: int | None = None,
            processor_count: int | None = None, checkpoint_type: str | None = None,
            automatic_stop_action: str | None = None, automatic_start_action: str | None = None,
            notes: str | None = None, generation: int | None = None) -> VMInfo:
     """Set-VM: configuration only; the GenID does not change (G22).  The generation cannot (R-HV-01)."""
-    vm = host._vm(name)
+    vm = host.vm(name)
     if generation is not None and generation != vm.generation:
         raise ImmutableGenerationError(vm.name, vm.generation, generation)
     if memory_startup_bytes is not None or processor_count is not None:
@@ -209,15 +189,15 @@ def set_vm(host: HyperVHost, name: str, *, memory_startup_bytes: int | None = No
         vm.automatic_start_action = automatic_start_action
     if notes is not None:
         vm.notes = notes
-    host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
-    return host._info(vm)
+    host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+    return vm_info(host, vm)
 
 
 @operation
-def set_vm_firmware(host: HyperVHost, name: str, *, enable_secure_boot: bool | None = None,
+def set_vm_firmware(host: HostCore, name: str, *, enable_secure_boot: bool | None = None,
                     ip_protocol_preference: str | None = None, first_boot_device: str | None = None) -> VMInfo:
     """Set-VMFirmware: Gen 2 only; Secure Boot changes need the VM Off (R-HV-03, R-HV-04)."""
-    vm = host._vm(name)
+    vm = host.vm(name)
     if vm.generation != 2:
         raise InvalidParameterError(f"'{vm.name}' is a generation 1 virtual machine: it has BIOS firmware, and "
                                     f"Set-VMFirmware applies to generation 2 (UEFI) only (R-HV-03).")
@@ -230,58 +210,57 @@ def set_vm_firmware(host: HyperVHost, name: str, *, enable_secure_boot: bool | N
         vm.ip_protocol_preference = ip_protocol_preference
     if first_boot_device is not None:
         boot = _boot_device(2, first_boot_device)
-        vm.boot_order = [boot] + [d for d in vm.boot_order if d != boot]
-    host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
-    return host._info(vm)
+        vm.boot_order = [boot] + [d for d in vm.boot_order if d != boot]  # type: ignore[assignment]  # R-HV-04: a device here
+    host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+    return vm_info(host, vm)
 
 
 @operation
-def rename_vm(host: HyperVHost, name: str, *, new_name: str) -> VMInfo:
+def rename_vm(host: HostCore, name: str, *, new_name: str) -> VMInfo:
     """Rename-VM: the name only (the VMId, GenID and files stay)."""
-    vm = host._vm(name)
+    vm = host.vm(name)
     vm.name = check_name(new_name)
-    host._apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
-    return host._info(vm)
+    host.apply_genid(vm, GenIdEvent.CONFIG_CHANGE)
+    return vm_info(host, vm)
 
 
 @operation
-def remove_vm(host: HyperVHost, name: str) -> VMInfo:
+def remove_vm(host: HostCore, name: str) -> VMInfo:
     """Remove-VM: unregisters the VM and deletes its configuration, saved state and checkpoints.
 
     Like Hyper-V, the virtual hard disks are left where they are, so a new VM can be made on
     them (``new_vm(vhd_path=...)``: a new VM, hence a new GenID, G1).
     """
-    vm = host._vm(name)
+    vm = host.vm(name)
     require_state(vm, "remove", VMState.OFF, VMState.SAVED)
-    info = host._info(vm)
-    from dcemu.hyperv import replica
-    replica.forget(host, vm)
-    vm_dir = host._vm_dir(vm)
-    staging = host._t.staging
+    info = vm_info(host, vm)
+    host.events.vm_removed.publish(host, vm)
+    vm_dir = host.vm_dir(vm)
+    staging = host.txn.staging
     staging.delete_later(vm_dir / "Virtual Machines")
     staging.delete_later(vm_dir / "Snapshots")
-    host._state.vms.remove(vm)
+    host.state.vms.remove(vm)
     return info
 
 
 @operation
-def new_vhd(host: HyperVHost, path: str, *, size_bytes: int = DEFAULT_VHD_SIZE) -> dict[str, Any]:
+def new_vhd(host: HostCore, path: str, *, size_bytes: int = DEFAULT_VHD_SIZE) -> dict[str, Any]:
     """New-VHD: an empty virtual disk directory at ``path`` (relative paths go under the storage path)."""
     disk = resolve_path(path, host.storage_path)
     if disk.exists():
         raise AlreadyExistsError(f"The file '{disk}' already exists.")
     if size_bytes <= 0:
         raise InvalidParameterError("size_bytes must be positive.")
-    disk_id = host._new_guid()
-    create_disk(host._t.staging.place(disk), size_bytes=size_bytes, disk_id=disk_id)
+    disk_id = host.new_guid()
+    create_disk(host.txn.staging.place(disk), size_bytes=size_bytes, disk_id=disk_id)
     return {"path": str(disk), "size_bytes": size_bytes, "disk_identifier": disk_id}
 
 
 @operation
-def add_vm_hard_disk_drive(host: HyperVHost, name: str, *, path: str, controller_type: str | None = None,
+def add_vm_hard_disk_drive(host: HostCore, name: str, *, path: str, controller_type: str | None = None,
                            controller_number: int = 0, controller_location: int | None = None) -> VMInfo:
     """Add-VMHardDiskDrive: attach an existing disk directory (Gen 2 has no IDE, R-HV-05)."""
-    vm = host._vm(name)
+    vm = host.vm(name)
     kind = (controller_type or ("IDE" if vm.generation == 1 else "SCSI")).upper()
     if kind not in ("IDE", "SCSI"):
         raise InvalidParameterError("controller_type must be IDE or SCSI.")
@@ -300,23 +279,10 @@ def add_vm_hard_disk_drive(host: HyperVHost, name: str, *, path: str, controller
         location = next(i for i in range(64) if (kind, controller_number, i) not in used)
     if (kind, controller_number, location) in used:
         raise AlreadyExistsError(f"{kind} {controller_number}:{location} of '{vm.name}' is already in use.")
-    vm.hard_drives.append(HardDrive(stored_path(disk, host._vm_dir(vm)), kind, controller_number, location))
-    return host._info(vm)
+    vm.hard_drives.append(HardDrive(stored_path(disk, host.vm_dir(vm)), kind, controller_number, location))
+    return vm_info(host, vm)
 
 
 # --- configuration snapshots (checkpoints, backups) -----------------------------------------------
 
-_CONFIG_FIELDS = ("memory_startup_bytes", "processor_count", "secure_boot", "ip_protocol_preference", "boot_order",
-                  "hard_drives", "dvd_drives", "network_adapters", "notes")
 
-
-def config_snapshot(vm: VMRecord) -> dict[str, Any]:
-    """The parts of a VM's configuration a checkpoint captures (R-HV-31: hardware configuration)."""
-    return {name: as_json(getattr(vm, name)) for name in _CONFIG_FIELDS}
-
-
-def restore_config(vm: VMRecord, config: dict[str, Any], where: str) -> None:
-    """Put a captured configuration back (the generation is never part of it: R-HV-01)."""
-    template = load_record(VMRecord, {**as_json(vm), **config}, where)
-    for name in _CONFIG_FIELDS:
-        setattr(vm, name, getattr(template, name))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..guest import system as gsys
-from .inspect import _guest, vm_location
+from .inspect import guest_in_vm, vm_location
 
 
 class ActError(RuntimeError):
@@ -43,7 +43,7 @@ def save_disk_copy(lab: Any, dc: str, destination: str | Path) -> Path:
     of a live VHD would be).  Returns the destination path.
     """
     where = vm_location(lab, dc)
-    guest = _guest(lab, dc)
+    guest = guest_in_vm(lab, dc)
     if guest is not None and guest.dc is not None:
         guest.flush()
     lab.hyperv.host(where.host).copy_vhd(where.disk, destination)
@@ -123,7 +123,7 @@ def fail_over(lab: Any, dc: str, replica_host: str, *, recovery_point: str | Non
 # --- inside the guest ----------------------------------------------------------------------------
 
 def _disk_registry(lab: Any, dc: str) -> gsys.Registry:
-    guest = _guest(lab, dc)
+    guest = guest_in_vm(lab, dc)
     if guest is not None and guest.registry is not None and not guest.damaged:
         return guest.registry
     return gsys.Registry.load(vm_location(lab, dc).disk)
@@ -146,7 +146,7 @@ def set_dsrm_flag(lab: Any, dc: str, on: bool = True) -> None:
 
     Takes effect at the next boot: Directory Services Restore Mode, NTDS not started.
     """
-    guest = _guest(lab, dc)
+    guest = guest_in_vm(lab, dc)
     if guest is not None and guest.system is not None and not guest.damaged:
         system = guest.system
     else:
@@ -172,7 +172,7 @@ def reboot(lab: Any, dc: str) -> None:
 def restart_ntds(lab: Any, dc: str) -> None:
     """``Restart-Service NTDS`` on ``dc``: the start-time GenID check runs again (R-GENID-22)."""
     from ..guest.boot import restart_ntds as _restart
-    guest = _guest(lab, dc)
+    guest = guest_in_vm(lab, dc)
     if guest is None:
         raise ActError(f"{dc} is not running")
     _restart(guest)

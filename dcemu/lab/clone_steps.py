@@ -86,8 +86,8 @@ def _retry(ctx: StepContext, vm: str) -> dict[str, Any]:
         standalone_msa=Param("bool", False))
 def _install(ctx: StepContext, vm: str, name: str, kind: str, standalone_msa: bool) -> None:
     from ..guest.system import InstalledItem, SystemState
-    from .inspect import _guest, vm_location
-    guest = _guest(ctx.lab, vm)
+    from .inspect import guest_in_vm, vm_location
+    guest = guest_in_vm(ctx.lab, vm)
     system = guest.system if guest is not None and guest.system is not None else \
         SystemState.load(vm_location(ctx.lab, vm).disk)
     system.installed.append(InstalledItem(name, kind, standalone_msa))

@@ -78,7 +78,7 @@ def vm_location(lab: Any, dc: str) -> VmLocation:
     return (recorded or candidates)[0]
 
 
-def _guest(lab: Any, dc: str) -> DcGuest | None:
+def guest_in_vm(lab: Any, dc: str) -> DcGuest | None:
     """The guest OS session running in ``dc``'s VM (also in DSRM, where the lab does not list it)."""
     attached = lab.guest(dc)
     if attached is not None:
@@ -89,6 +89,9 @@ def _guest(lab: Any, dc: str) -> DcGuest | None:
         return None
     live = lab.hyperv.host(where.host).live_guest(where.vm_id)
     return live if isinstance(live, DcGuest) else None
+
+
+_guest = guest_in_vm      # this module's own short name (other modules import guest_in_vm)
 
 
 def _running_dc(lab: Any, dc: str) -> Any | None:

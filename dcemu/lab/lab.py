@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import DEFAULT_START, VirtualClock, from_generalized_time, to_generalized_time
+from ..cloning import clone_boot  # noqa: F401  (registers the boot table's cloning cases in dcemu.guest.boot)
+from ..cloning.allowlist import load_default_allow_list
 from ..dsa.provision import ForestSpec
 from ..entropy import Entropy
 from ..errors import DcemuError
@@ -209,7 +211,8 @@ class Lab:
         hv = self.hyperv.host(host)
         hv.new_vm(name, generation=generation, new_vhd_size_bytes=40 << 30, switch_name=switch)
         disk = Path(hv.get_vm(name)[0].hard_drives[0].path)
-        install_windows(disk, os_version=os_version, computer_name=name, ip_address=ip)
+        install_windows(disk, os_version=os_version, computer_name=name, ip_address=ip,
+                        preinstalled_services=load_default_allow_list().services)
         first = not self.state.dcs
         entropy = self.entropy_for(name)
         if first:

@@ -294,7 +294,7 @@ def encode_boolean(value: bool, tag: int = BOOLEAN) -> bytes:
 def encode_octets(value: bytes | str, tag: int = OCTET_STRING) -> bytes:
     """OCTET STRING (or an LDAPString: ``str`` is sent as UTF-8)."""
     if value.__class__ is str:
-        value = value.encode("utf-8")  # type: ignore[union-attr]
+        value = value.encode("utf-8")  # type: ignore[union-attr,unused-ignore]
     return tlv(tag, value)  # type: ignore[arg-type]
 
 

@@ -7,7 +7,7 @@ rootDSE), scope base, an AND filter of equality terms naming what the client wan
 SearchResultEntry (attribute ``Netlogon``: the NETLOGON_* structure, dcemu.service.netlogon_ping)
 followed by a SearchResultDone.
 
-``parse_ping`` decodes the request with the LDAP codec (dcemu.ldap.codec) and flattens the filter
+``parse_ping`` decodes the request with the LDAP decoder (dcemu.ldap.decoder) and flattens the filter
 into its terms; ``encode_reply`` builds the answering datagram.  No sockets here: the UDP listener
 is dcemu.runtime.cldap_listener.
 """
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import RemoteProtocolError
-from .codec import decode_message
-from .encoding import encode
+from .decoder import decode_message
+from .encoder import encode
 from .filters import And, EqualityMatch, Filter, Present
 from .messages import LDAPMessage, Scope, SearchRequest, SearchResultDone, SearchResultEntry
 

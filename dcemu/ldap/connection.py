@@ -44,12 +44,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dcemu.errors import LocalProtocolError, RemoteProtocolError, ldap_err
-from dcemu.ldap import codec, encoding
+from dcemu.ldap import decoder, encoder
 from dcemu.ldap.ber import DEFAULT_MAX_PDU_SIZE, SEQUENCE, frame_length
 from dcemu.ldap.filters import MAX_FILTER_DEPTH
 from dcemu.ldap.messages import (
     NOTICE_OF_DISCONNECTION_OID,
     RESPONSE_TYPE,
+    TAG_ADD_REQUEST,
+    TAG_BIND_REQUEST,
+    TAG_COMPARE_REQUEST,
+    TAG_DEL_REQUEST,
+    TAG_EXTENDED_REQUEST,
+    TAG_MODIFY_DN_REQUEST,
+    TAG_MODIFY_REQUEST,
+    TAG_SEARCH_REQUEST,
     AddResponse,
     BindRequest,
     BindResponse,
@@ -94,14 +102,14 @@ CLOSED = _Sentinel("CLOSED")
 
 # Request tag -> response class, for answering a request that did not decode.
 _RESPONSE_FOR_TAG: dict[int, type[LDAPResult]] = {
-    codec.TAG_BIND_REQUEST: BindResponse,
-    codec.TAG_SEARCH_REQUEST: SearchResultDone,
-    codec.TAG_MODIFY_REQUEST: ModifyResponse,
-    codec.TAG_ADD_REQUEST: AddResponse,
-    codec.TAG_DEL_REQUEST: DelResponse,
-    codec.TAG_MODIFY_DN_REQUEST: ModifyDNResponse,
-    codec.TAG_COMPARE_REQUEST: CompareResponse,
-    codec.TAG_EXTENDED_REQUEST: ExtendedResponse,
+    TAG_BIND_REQUEST: BindResponse,
+    TAG_SEARCH_REQUEST: SearchResultDone,
+    TAG_MODIFY_REQUEST: ModifyResponse,
+    TAG_ADD_REQUEST: AddResponse,
+    TAG_DEL_REQUEST: DelResponse,
+    TAG_MODIFY_DN_REQUEST: ModifyDNResponse,
+    TAG_COMPARE_REQUEST: CompareResponse,
+    TAG_EXTENDED_REQUEST: ExtendedResponse,
 }
 
 #: Windows' diagnostic for a PDU it cannot decode (text shape as on Windows; DSID not verified).
@@ -221,8 +229,8 @@ class ServerConnection:
             pos = 0
         self._pos = pos
         try:
-            msg = codec.decode_message(pdu, max_filter_depth=self.max_filter_depth)
-        except codec.MessageDecodeError as exc:
+            msg = decoder.decode_message(pdu, max_filter_depth=self.max_filter_depth)
+        except decoder.MessageDecodeError as exc:
             return self._decode_violation(exc)
         return self._accept_request(msg)
 
@@ -243,17 +251,17 @@ class ServerConnection:
             if cls is BindRequest:  # an out-of-sequence sicilyResponse: answer it as a failed bind
                 self._machine.process(E.BIND_REQUEST)
                 self._pending_bind = msg
-                return ProtocolViolation(msg.message_id, codec.TAG_BIND_REQUEST, str(exc), False)
+                return ProtocolViolation(msg.message_id, TAG_BIND_REQUEST, str(exc), False)
             raise  # pragma: no cover - the table allows every other request in every open state
         if cls is BindRequest:
             self._pending_bind = msg
         return msg
 
-    def _decode_violation(self, exc: codec.MessageDecodeError) -> ProtocolViolation:
+    def _decode_violation(self, exc: decoder.MessageDecodeError) -> ProtocolViolation:
         tag = exc.op_tag
         if exc.message_id is None or tag not in _RESPONSE_FOR_TAG:
             return self._abort(exc.message_id, str(exc))
-        if tag == codec.TAG_BIND_REQUEST:
+        if tag == TAG_BIND_REQUEST:
             # Whatever it was, it was a bind: the session waits for its (failed) BindResponse.
             self._machine.process(E.BIND_REQUEST)
             self._pending_bind = None
@@ -294,20 +302,20 @@ class ServerConnection:
                 the session (a BindResponse with no bind pending, a request type, ...).
         """
         self._check_response(msg)
-        return self._wrap(encoding.encode(msg))
+        return self._wrap(encoder.encode(msg))
 
     def send_all(self, msgs: Iterable[LDAPMessage]) -> bytes:
         """Encode several responses; under a security layer they share one SASL buffer."""
         parts = []
         for msg in msgs:
             self._check_response(msg)
-            parts.append(encoding.encode(msg))
+            parts.append(encoder.encode(msg))
         return self._wrap(b"".join(parts))
 
     def send_search_entry(self, message_id: int, object_name: str, attributes: EntryAttributes) -> bytes:
         """Fast path for one SearchResultEntry (no dataclass built); wrapped if needed."""
         self._check_open()
-        return self._wrap(encoding.encode_search_result_entry(message_id, object_name, attributes))
+        return self._wrap(encoder.encode_search_result_entry(message_id, object_name, attributes))
 
     def send_packed(self, plaintexts: list[bytes]) -> bytes:
         """Several already-encoded LDAPMessages as one write (one SASL buffer when sealed)."""
@@ -315,9 +323,9 @@ class ServerConnection:
         return self._wrap(b"".join(plaintexts))
 
     def send_encoded_op(self, message_id: int, op: bytes) -> bytes:
-        """Send a protocolOp encoded earlier (``encoding.encode_search_result_entry_op``)."""
+        """Send a protocolOp encoded earlier (``encoder.encode_search_result_entry_op``)."""
         self._check_open()
-        return self._wrap(encoding.wrap_encoded_op(message_id, op))
+        return self._wrap(encoder.wrap_encoded_op(message_id, op))
 
     def answer_violation(self, violation: ProtocolViolation) -> bytes:
         """Bytes that answer ``violation``: a protocolError response, or a Notice of Disconnection."""
@@ -325,7 +333,7 @@ class ServerConnection:
             return self.notice_of_disconnection(ResultCode.PROTOCOL_ERROR, DECODING_ERROR_TEXT)
         response_cls = _RESPONSE_FOR_TAG[violation.request_tag]
         response = response_cls(ResultCode.PROTOCOL_ERROR, "", DECODING_ERROR_TEXT)
-        return self.send(LDAPMessage(violation.message_id, response))
+        return self.send(LDAPMessage(violation.message_id, response))  # type: ignore[arg-type]  # a response class
 
     def notice_of_disconnection(self, result_code: int = ResultCode.PROTOCOL_ERROR, text: str = "") -> bytes:
         """The unsolicited ExtendedResponse ending the session (RFC 4511 §4.4.1), messageID 0.
@@ -335,7 +343,7 @@ class ServerConnection:
         if self._machine.state is SessionState.CLOSED:
             raise LocalProtocolError("the session is already closed")
         notice = ExtendedResponse(result_code, "", text, response_name=NOTICE_OF_DISCONNECTION_OID)
-        data = self._wrap(encoding.encode(LDAPMessage(0, notice)))
+        data = self._wrap(encoder.encode(LDAPMessage(0, notice)))
         self._machine.process(E.NOTICE_SENT)
         return data
 
@@ -375,7 +383,7 @@ class ServerConnection:
         if op.__class__ in RESPONSE_TYPE:
             raise LocalProtocolError(f"{type(op).__name__} is a request, not a response")
         if op.__class__ is BindResponse:
-            self._machine.process(self._bind_outcome(msg.message_id, op))  # type: ignore[arg-type]
+            self._machine.process(self._bind_outcome(msg.message_id, op))
             self._pending_bind = None
             self._pending_violation_bind = None
 

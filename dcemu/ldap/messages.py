@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-These are plain values: the codec (:mod:`dcemu.ldap.codec`) turns bytes into them and back,
+These are plain values: the decoder and encoder turn bytes into them and back,
 the session (:mod:`dcemu.ldap.connection`) routes them, the DSA answers them.  Field names are
 the RFC 4511 names in snake_case (``messageID`` -> ``message_id``, ``baseObject`` ->
 ``base_object``).  Strings the RFC types as LDAPString/LDAPDN/LDAPOID are ``str``; OCTET
@@ -15,8 +15,9 @@ STRING values (attribute values, passwords, SASL and NTLM tokens, control values
   list may be any sequence of ``(type, values)`` pairs or a mapping: the DSA's entries go
   straight to the encoder, which is the hot path of a search.
 
-``decode_message`` (:mod:`dcemu.ldap.codec`) and ``encode`` (:mod:`dcemu.ldap.encoding`) are
-re-exported here: ``from dcemu.ldap.messages import decode_message, encode``.
+Each protocolOp's BER tag is data here too (``TAG_*``, beside the classes): the decoder
+(:mod:`dcemu.ldap.decoder`) and the encoder (:mod:`dcemu.ldap.encoder`) each import this module
+and never each other; ``dcemu.ldap`` re-exports the three: ``from dcemu.ldap import decode_message, encode``.
 """
 
 from __future__ import annotations
@@ -24,14 +25,40 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from dcemu.errors import LdapError
 from dcemu.ldap.filters import Filter
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dcemu.ldap.codec import decode_message  # noqa: F401
-    from dcemu.ldap.encoding import encode, encode_search_result_entry  # noqa: F401
+# protocolOp tags: [APPLICATION n], constructed unless the type is primitive (NULL, LDAPDN, MessageID).
+TAG_BIND_REQUEST = 0x60
+TAG_BIND_RESPONSE = 0x61
+TAG_UNBIND_REQUEST = 0x42
+TAG_SEARCH_REQUEST = 0x63
+TAG_SEARCH_RESULT_ENTRY = 0x64
+TAG_SEARCH_RESULT_DONE = 0x65
+TAG_MODIFY_REQUEST = 0x66
+TAG_MODIFY_RESPONSE = 0x67
+TAG_ADD_REQUEST = 0x68
+TAG_ADD_RESPONSE = 0x69
+TAG_DEL_REQUEST = 0x4A
+TAG_DEL_RESPONSE = 0x6B
+TAG_MODIFY_DN_REQUEST = 0x6C
+TAG_MODIFY_DN_RESPONSE = 0x6D
+TAG_COMPARE_REQUEST = 0x6E
+TAG_COMPARE_RESPONSE = 0x6F
+TAG_ABANDON_REQUEST = 0x50
+TAG_SEARCH_RESULT_REFERENCE = 0x73
+TAG_EXTENDED_REQUEST = 0x77
+TAG_EXTENDED_RESPONSE = 0x78
+TAG_INTERMEDIATE_RESPONSE = 0x79
+TAG_CONTROLS = 0xA0
+
+#: Tags of the ops a client may send (RFC 4511 §4.2-4.12).
+REQUEST_TAGS = frozenset({TAG_BIND_REQUEST, TAG_UNBIND_REQUEST, TAG_SEARCH_REQUEST, TAG_MODIFY_REQUEST,
+                          TAG_ADD_REQUEST, TAG_DEL_REQUEST, TAG_MODIFY_DN_REQUEST, TAG_COMPARE_REQUEST,
+                          TAG_ABANDON_REQUEST, TAG_EXTENDED_REQUEST})
+
 
 # maxInt INTEGER ::= 2147483647 -- (2^^31 - 1) --
 MAX_INT = 2_147_483_647
@@ -521,17 +548,3 @@ class LDAPMessage:
     def __post_init__(self) -> None:
         if not 0 <= self.message_id <= MAX_INT:
             raise ValueError(f"messageID {self.message_id} outside 0..maxInt")
-
-
-def __getattr__(name: str) -> Any:
-    # decode_message/encode live in codec.py/encoding.py (which import this module); they
-    # are resolved lazily so that any of the three modules can be imported first.
-    if name == "decode_message":
-        from dcemu.ldap import codec
-
-        return codec.decode_message
-    if name in ("encode", "encode_search_result_entry"):
-        from dcemu.ldap import encoding
-
-        return getattr(encoding, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

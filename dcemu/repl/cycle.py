@@ -55,7 +55,7 @@ from .partners import get_reps_from, inbound_disabled, put_reps_from, record_att
 
 if TYPE_CHECKING:
     from ..store.interface import Store
-    from .replica import Replica
+    from .replica_view import ReplicaView
 
 #: Loose consistency re-creates at most this many lingering objects per cycle (a safety valve).
 MAX_LINGERING_FETCHES = 1000
@@ -121,14 +121,14 @@ class SyncResult:
         return self.result == 0
 
 
-def replicate_nc(replica: Replica, source_dsa: str, nc_guid: str, *, full: bool = False,
+def replicate_nc(replica: ReplicaView, source_dsa: str, nc_guid: str, *, full: bool = False,
                  forced: bool = False) -> SyncResult:
     """Pull ``nc_guid`` from ``source_dsa`` into ``replica``'s DC; never raises for DRS errors."""
     with collector_paused():     # a full sync keeps every object it decodes alive in caches
         return _replicate_nc(replica, source_dsa, nc_guid, full=full, forced=forced)
 
 
-def _replicate_nc(replica: Replica, source_dsa: str, nc_guid: str, *, full: bool, forced: bool) -> SyncResult:
+def _replicate_nc(replica: ReplicaView, source_dsa: str, nc_guid: str, *, full: bool, forced: bool) -> SyncResult:
     d = replica.directory
     store = d.store
     out = SyncResult(source_dsa, nc_guid)
@@ -205,7 +205,7 @@ def _quarantined(store: Store) -> bool:
     return bool(dsa_not_writable(store) & 4)
 
 
-def _advance(replica: Replica, nc_guid: str, source_dsa: str, reply: DrsGetNcChangesReply) -> None:
+def _advance(replica: ReplicaView, nc_guid: str, source_dsa: str, reply: DrsGetNcChangesReply) -> None:
     """Commit the HWM of this reply (and, on the last one, the UTD merge and the success)."""
     d = replica.directory
     entry = get_reps_from(d.store, nc_guid, source_dsa)
@@ -221,7 +221,7 @@ def _advance(replica: Replica, nc_guid: str, source_dsa: str, reply: DrsGetNcCha
     put_reps_from(d.store, nc_guid, entry)
 
 
-def _fail(replica: Replica, out: SyncResult, win32: int, detail: str = "") -> SyncResult:
+def _fail(replica: ReplicaView, out: SyncResult, win32: int, detail: str = "") -> SyncResult:
     store = replica.directory.store
     with store.transaction():
         record_attempt(store, out.nc_guid, out.source_dsa, result=win32, now=to_dstime(replica.clock.now()))
@@ -230,7 +230,7 @@ def _fail(replica: Replica, out: SyncResult, win32: int, detail: str = "") -> Sy
     return out
 
 
-def _lifetime_exceeded(replica: Replica, entry: object, nc_guid: str) -> bool:
+def _lifetime_exceeded(replica: ReplicaView, entry: object, nc_guid: str) -> bool:
     """R-REPL-64 / event 2042: too long since the last success with this source (> tombstoneLifetime)."""
     last = entry.last_success
     store = replica.directory.store
@@ -244,7 +244,7 @@ def _lifetime_exceeded(replica: Replica, entry: object, nc_guid: str) -> bool:
     return True
 
 
-def _fetch_whole_object(replica: Replica, source_dsa: str, guid: str) -> bool:
+def _fetch_whole_object(replica: ReplicaView, source_dsa: str, guid: str) -> bool:
     """Loose consistency: EXOP_REPL_OBJ for one object, applied in its own transaction (event 1388)."""
     d = replica.directory
     req = DrsGetNcChangesRequest(d.dsa_guid, NULL_GUID, DsName(guid), ul_extended_op=EXOP_REPL_OBJ)

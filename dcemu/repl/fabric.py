@@ -21,6 +21,7 @@ from . import kcc, topology
 from .codes import DrsError
 from .cycle import SyncResult
 from .partners import reps_from
+from .promote import promote_into
 from .replica import Replica, RollbackCallback
 from .schedule import Scheduler
 from .transport import InProcessTransport
@@ -86,7 +87,6 @@ class Fabric:
     def promote(self, source_dc: object, path: str | Path, name: str, entropy: Entropy, *,
                 site: str | None = None, read_only: bool = False) -> object:
         """Promote a new DC (an RODC with ``read_only``) into ``source_dc``'s domain (dcemu.repl.promote)."""
-        from .promote import promote_into
         return promote_into(self, source_dc, path, name, entropy, site=site, read_only=read_only)
 
     # --- repadmin-like operations -------------------------------------------------------------------

@@ -33,7 +33,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..clock import Clock
 from ..dsa import ops, rodc
 from ..dsa.provision import ForestSpec, create_dc_objects, dc_identity
 from ..entropy import Entropy
@@ -45,26 +44,12 @@ from .partners import set_replication_options
 
 if TYPE_CHECKING:
     from ..dsa.directory import Directory
-    from .fabric import Fabric
+    from .replica_view import FabricView
 
 #: Store state every DC of a forest shares (written by provisioning on the first DC).
 FOREST_STATE_KEYS = ("defaultNamingContext", "rootDomainNamingContext", "configurationNamingContext",
                      "schemaNamingContext", "domainSid", "forestRootDomainSid", "dnsDomain", "dnsForest",
                      "netbiosName")
-
-
-def promote_replica(source_dc: object, path: str | Path, name: str, clock: Clock, entropy: Entropy, *,
-                    site: str | None = None, fabric: Fabric | None = None, read_only: bool = False) -> object:
-    """Promote a new DC named ``name`` with its DIT at ``path``, replicating from ``source_dc``.
-
-    ``fabric`` is the lab's replication fabric; without one, a new fabric is made holding
-    ``source_dc`` (pass the same fabric to promote several DCs into one lab).  ``read_only``
-    makes it an RODC (``source_dc`` must then be writable).
-    """
-    from .fabric import Fabric
-    if fabric is None:
-        fabric = Fabric(clock)
-    return promote_into(fabric, source_dc, path, name, entropy, site=site, read_only=read_only)
 
 
 def _ensure_site(d: Directory, site: str) -> None:
@@ -77,9 +62,9 @@ def _ensure_site(d: Directory, site: str) -> None:
     ops.add(d, f"CN=Servers,{site_dn}", {"objectClass": ["serversContainer"]}, system=True)
 
 
-def promote_into(fabric: Fabric, source_dc: object, path: str | Path, name: str, entropy: Entropy, *,
+def promote_into(fabric: FabricView, source_dc: object, path: str | Path, name: str, entropy: Entropy, *,
                  site: str | None = None, read_only: bool = False) -> object:
-    """``promote_replica`` on the lab's ``fabric`` (see the module docstring for the steps)."""
+    """Promote a new DC into ``source_dc``'s domain on the lab's ``fabric`` (see the module docstring for the steps)."""
     from ..dc import DomainController
     helper_guid = source_dc.directory.dsa_guid
     helper = fabric.replicas.get(helper_guid) or fabric.add(source_dc)
@@ -142,7 +127,7 @@ def promote_into(fabric: Fabric, source_dc: object, path: str | Path, name: str,
     return dc
 
 
-def _obtain_rid_pool(fabric: Fabric, helper: object, dc: object) -> None:
+def _obtain_rid_pool(fabric: FabricView, helper: object, dc: object) -> None:
     """R-RID-14: the new DC's first pool, from the RID master, before it serves."""
     d = dc.directory
     hd = helper.directory

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from ..dsa import dn as dnmod
 from ..eventlog import EventLog
 from ..rid.pool import RidRange
-from . import cycle, events, source, topology, vectors
+from . import cycle, events, ridexop, source, topology, vectors
 from .codes import (
     DRS_UPDREFS_ADD_REF,
     DRS_UPDREFS_DEL_REF,
@@ -31,6 +31,7 @@ from .codes import (
     ERROR_DS_DRA_BAD_NC,
     ERROR_DS_DRA_NO_REPLICA,
     ERROR_DS_DRA_SINK_DISABLED,
+    EXOP_FSMO_REQ_RID_ALLOC,
     DrsError,
 )
 from .invocation import RollbackReport, quarantine
@@ -54,6 +55,10 @@ from .partners import (
 )
 
 RollbackCallback = Callable[[object, RollbackReport], None]
+
+
+#: The extended operations this DC serves beside EXOP_REPL_OBJ (source.py): RID pools (R-RID-20).
+EXTENDED_OPS: dict[int, source.ExtendedOpServer] = {EXOP_FSMO_REQ_RID_ALLOC: ridexop.process_rid_alloc}
 
 
 class Replica:
@@ -110,7 +115,7 @@ class Replica:
 
     # --- server side ------------------------------------------------------------------------------
     def handle_get_nc_changes(self, req: DrsGetNcChangesRequest) -> object:
-        return source.get_nc_changes(self, req)
+        return source.get_nc_changes(self, req, extended=EXTENDED_OPS)
 
     def handle_replica_sync(self, req: DrsReplicaSyncRequest) -> DrsStatusReply:
         """IDL_DRSReplicaSync: pull now from the named source (change notification lands here)."""
@@ -183,9 +188,8 @@ class Replica:
 
     def request_rid_pool(self, dc: object | None = None) -> RidRange:
         """``DomainController.remote_rid_request``: a pool from the RID master over EXOP (R-RID-20)."""
-        from .ridexop import request_rid_pool
         # A DrsError goes to the RID allocator, which logs 16651 with its code (dcemu.rid.events).
-        return request_rid_pool(self)
+        return ridexop.request_rid_pool(self)
 
     def dsa_display(self) -> str:
         me = topology.dsa(self.directory, self.dsa_guid)

@@ -31,7 +31,7 @@ from .source import build_entry
 
 if TYPE_CHECKING:
     from ..dsa.directory import Directory
-    from .replica import Replica
+    from .replica_view import ReplicaView
 
 
 class RidExopFailed(DrsError):
@@ -48,7 +48,7 @@ def _reply(d: Directory, req: DrsGetNcChangesRequest, ret: int, objects: tuple =
                                 ul_extended_ret=ret, objects=objects)
 
 
-def process_rid_alloc(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNcChangesReply:
+def process_rid_alloc(replica: ReplicaView, req: DrsGetNcChangesRequest) -> DrsGetNcChangesReply:
     """The RID master's side of EXOP_FSMO_REQ_RID_ALLOC (MS-DRSR 4.1.10.5.12 ProcessFsmoRoleRequest)."""
     d = replica.directory
     rid_manager = d.find(manager.rid_manager_dn(d))
@@ -71,7 +71,7 @@ def process_rid_alloc(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNc
     return _reply(d, req, EXOP_ERR_SUCCESS, objects)
 
 
-def request_rid_pool(replica: Replica) -> RidRange:
+def request_rid_pool(replica: ReplicaView) -> RidRange:
     """The caller's side: ask the RID master named in our replica of RID Manager$ for a pool."""
     d = replica.directory
     rid_manager = d.find(manager.rid_manager_dn(d))

@@ -29,8 +29,8 @@ from .partners import outbound_disabled, reps_to
 
 if TYPE_CHECKING:
     from ..store.interface import StoredObject
-    from .fabric import Fabric
     from .replica import Replica
+    from .replica_view import FabricView
 
 FIRST_NOTIFY_DELAY = 15.0
 SUBSEQUENT_NOTIFY_DELAY = 3.0
@@ -42,7 +42,7 @@ GC_INTERVAL = 12 * 3600.0
 class Scheduler:
     """Replication timers for every DC of a fabric."""
 
-    def __init__(self, fabric: Fabric, *, first_delay: float = FIRST_NOTIFY_DELAY,
+    def __init__(self, fabric: FabricView, *, first_delay: float = FIRST_NOTIFY_DELAY,
                  subsequent_delay: float = SUBSEQUENT_NOTIFY_DELAY, periodic: float = PERIODIC_INTERVAL,
                  kcc_interval: float = KCC_INTERVAL, gc_interval: float = GC_INTERVAL) -> None:
         self.fabric = fabric

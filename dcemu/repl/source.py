@@ -30,6 +30,7 @@ ERROR_DS_DRA_ACCESS_DENIED (8453) for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,6 @@ from .codes import (
     EXOP_ERR_SUCCESS,
     EXOP_ERR_UNKNOWN_OP,
     EXOP_ERR_UPDATE_ERR,
-    EXOP_FSMO_REQ_RID_ALLOC,
     EXOP_NONE,
     EXOP_REPL_OBJ,
 )
@@ -66,7 +66,7 @@ from .partners import RepsTo, add_reps_to, outbound_disabled
 
 if TYPE_CHECKING:
     from ..dsa.directory import Directory
-    from .replica import Replica
+    from .replica_view import ReplicaView
 
 ENTINF_FROM_MASTER = 0x1
 
@@ -91,17 +91,22 @@ def resolve_nc(d: Directory, nc: DsName) -> tuple[str, str] | None:
     return None
 
 
-def get_nc_changes(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNcChangesReply:
-    """Serve one IDL_DRSGetNCChanges request (one reply of a cycle)."""
+#: A server for one extended operation (ulExtendedOp), given by the caller (repl.replica: the RID pool EXOP).
+ExtendedOpServer = Callable[["ReplicaView", DrsGetNcChangesRequest], DrsGetNcChangesReply]
+
+
+def get_nc_changes(replica: ReplicaView, req: DrsGetNcChangesRequest, *,
+                   extended: Mapping[int, ExtendedOpServer] | None = None) -> DrsGetNcChangesReply:
+    """Serve one IDL_DRSGetNCChanges request (one reply of a cycle); ``extended`` serves other EXOPs."""
     d = replica.directory
     if outbound_disabled(d.store):
         return error_reply(d, req, ERROR_DS_DRA_SOURCE_DISABLED)
     dest = topology.dsa(d, req.uuid_dsa_obj_dest)
     if dest is None:
         return error_reply(d, req, ERROR_DS_DRA_ACCESS_DENIED)
-    if req.ul_extended_op == EXOP_FSMO_REQ_RID_ALLOC:
-        from .ridexop import process_rid_alloc
-        return process_rid_alloc(replica, req)
+    server = (extended or {}).get(req.ul_extended_op)
+    if server is not None:
+        return server(replica, req)
     if req.ul_extended_op == EXOP_REPL_OBJ:
         return _replicate_single_object(replica, req)
     if req.ul_extended_op != EXOP_NONE:
@@ -126,7 +131,7 @@ def get_nc_changes(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNcCha
     return _collect(replica, req, nc_dn, nc_guid, start, utd, rodc.withheld_for(d, dest))
 
 
-def start_point(replica: Replica, req: DrsGetNcChangesRequest,
+def start_point(replica: ReplicaView, req: DrsGetNcChangesRequest,
                 utd: dict[str, int]) -> tuple[int, tuple[int, int] | None]:
     """Where the source starts walking (R-REPL-23), and (partner's HWM, adjusted HWM) if it adjusted one.
 
@@ -152,7 +157,7 @@ def start_point(replica: Replica, req: DrsGetNcChangesRequest,
     return max(hwm, utd.get(inv, 0)), adjusted
 
 
-def _start_point(replica: Replica, req: DrsGetNcChangesRequest, dest: topology.DsaInfo,
+def _start_point(replica: ReplicaView, req: DrsGetNcChangesRequest, dest: topology.DsaInfo,
                  utd: dict[str, int]) -> int:
     start, adjusted = start_point(replica, req, utd)
     if adjusted is not None:
@@ -165,11 +170,6 @@ def _sent_attributes(schema: object) -> frozenset[str]:
     """Attributes that travel as attributes: replicated, stored, not linked (R-REPL-07, R-REPL-15)."""
     return frozenset(a.ldap_display_name for a in schema.attributes()
                      if a.replicated and not a.constructed and not a.is_linked)
-
-
-def _seen(utd: dict[str, int], meta: object) -> bool:
-    seen = utd.get(meta.invocation_id)  # type: ignore[attr-defined]
-    return seen is not None and meta.orig_usn <= seen  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=4096)
@@ -194,7 +194,8 @@ def build_entry(d: Directory, obj: StoredObject, utd: dict[str, int] | None, *, 
     all_meta = obj.meta
     names = _sent_order(sent, tuple(all_meta))
     if utd:      # propagation dampening (R-REPL-24): drop the stamps the destination has seen
-        names = tuple(n for n in names if not _seen(utd, all_meta[n]))
+        names = tuple(n for n in names
+                      if not vectors.covers(utd, all_meta[n].invocation_id, all_meta[n].orig_usn))
     stamped = [all_meta[n] for n in names]
     # One write stamps many attributes alike and the store hands them one shared PropertyMeta:
     # convert each distinct stamp once (by identity, then by value).
@@ -239,7 +240,7 @@ def build_values(d: Directory, obj: StoredObject, utd: dict[str, int] | None,
     return out
 
 
-def _collect(replica: Replica, req: DrsGetNcChangesRequest, nc_dn: str, nc_guid: str, start: int,
+def _collect(replica: ReplicaView, req: DrsGetNcChangesRequest, nc_dn: str, nc_guid: str, start: int,
              utd: dict[str, int], withheld: frozenset[str] = frozenset()) -> DrsGetNcChangesReply:
     d = replica.directory
     store = d.store
@@ -287,7 +288,7 @@ def _ancestors(d: Directory, obj: StoredObject, nc_guid: str, emitted: set[str])
     return list(reversed(chain))
 
 
-def _replicate_single_object(replica: Replica, req: DrsGetNcChangesRequest) -> DrsGetNcChangesReply:
+def _replicate_single_object(replica: ReplicaView, req: DrsGetNcChangesRequest) -> DrsGetNcChangesReply:
     """EXOP_REPL_OBJ (MS-DRSR 4.1.10.4.2): the whole object, unfiltered, with its ancestors' names.
 
     Used by a loose-consistency destination to re-create an object it lacks (event 1388).

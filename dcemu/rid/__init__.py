@@ -9,7 +9,9 @@ Modules, one AD concept each:
 - ``space``: the global RID space - 2^30/2^31 maximum, 90 % soft ceiling, milestones;
 - ``service``: per-DC wiring, invalidateRidPool / SidCompatibilityVersion rootDSE operations;
 - ``events``: the Directory-Services-SAM event catalogue (16642..16658);
-- ``host``: how these functions read "a DC" (DomainController, Directory, or a test view).
+- ``dcref``: how these functions read "a DC" (``DcRef``: a DomainController, a Directory, or a test view).
+
+The RID master's role objects and role verification are in dcemu.roles (a leaf module).
 
 Nothing is re-exported here: dcemu.dsa imports ``dcemu.rid.pool`` during provisioning, and the
 package import must stay free of the DSA.

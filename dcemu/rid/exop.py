@@ -42,7 +42,7 @@ from ..repl.codes import (
     EXOP_ERR_UPDATE_ERR,
     EXOP_FSMO_REQ_RID_ALLOC,
 )
-from .host import directory_of, dsa_guid, event_sink, ntds_settings_dn, rid_set_dn
+from .dcref import directory_of, dsa_guid, event_sink, ntds_settings_dn, rid_set_dn
 from .manager import EXOP_ERR_MISMATCH, RidAllocError, allocate_pool, block_size, caller_rid_set_dn, rid_manager_dn
 from .pool import RidRange
 from .rid_set import is_invalidated
@@ -150,7 +150,7 @@ def process_rid_alloc(master_dc: Any, request: RidAllocRequest) -> RidAllocReply
     target = caller_rid_set_dn(d, request.uuid_dsa_obj_dest)
     if target is None:
         return RidAllocReply(EXOP_ERR_UNKNOWN_CALLER, detail="the requesting DSA has no computer object")
-    block = block_size(int(d.store.state("ridBlockSize", 0) or 0))  # type: ignore[arg-type]
+    block = block_size(int(d.store.state("ridBlockSize", 0) or 0))  # type: ignore[call-overload]
     try:
         pool = allocate_pool(d, target, ntds_settings_dn=me, block=block, li_fsmo_info=request.li_fsmo_info,
                              on_event=event_sink(master_dc))

@@ -37,6 +37,7 @@ from ..repl.codes import (
     EXOP_ERR_UNKNOWN_CALLER,
     EXOP_ERR_UPDATE_ERR,
 )
+from ..roles import Role, rid_manager_dn, roles_verified
 from . import events as ev
 from . import space
 from .pool import DEFAULT_BLOCK, EMPTY, MAX_BLOCK, RidRange
@@ -75,14 +76,6 @@ class RidAllocError(UnwillingToPerform):
         self.detail = text
 
 
-def rid_manager_dn(d: Directory) -> str:
-    """The RID Manager$ DN: the domain head's rIDManagerReference (MS-DRSR 4.1.10.4.3)."""
-    domain_dn = str(d.store.state("defaultNamingContext"))
-    head = d.find(domain_dn)
-    ref = head.first("rIDManagerReference") if head is not None else None
-    return str(ref) if ref else f"CN=RID Manager$,CN=System,{domain_dn}"
-
-
 def block_size(requested: int | None) -> int:
     """R-RID-30: the RID Block Size registry value as the RID master applies it.
 
@@ -106,7 +99,6 @@ def block_size_warning(configured: int | None, *, on_event: ev.EventSink | None)
 
 
 def _roles_usable(master: Directory) -> bool:
-    from ..fsmo import Role, roles_verified
     return roles_verified(master, Role.RID)
 
 

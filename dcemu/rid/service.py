@@ -26,9 +26,10 @@ from typing import Any
 
 from ..errors import DcemuError, UnwillingToPerform, svc_err
 from ..repl.codes import RPC_S_SERVER_UNAVAILABLE, DrsError
+from ..roles import Role, roles_verified
 from . import events as ev
 from . import space
-from .host import directory_of, event_sink, is_domain_sid, name_of, ntds_settings_dn, rid_set_dn
+from .dcref import directory_of, event_sink, is_domain_sid, name_of, ntds_settings_dn, rid_set_dn
 from .manager import (
     ERROR_DS_INCORRECT_ROLE_OWNER,
     ERROR_DS_ROLE_NOT_VERIFIED,
@@ -58,13 +59,14 @@ def request_pool(dc: Any) -> RidRange:
     """Get a new pool into ``dc``'s RID Set: locally when RID master, else by EXOP (R-RID-11, R-RID-20)."""
     d = directory_of(dc)
     if is_rid_master(dc):
-        configured = int(d.store.state("ridBlockSize", 0) or 0)  # type: ignore[arg-type]
+        configured = int(d.store.state("ridBlockSize", 0) or 0)  # type: ignore[call-overload]
         return allocate_pool(d, rid_set_dn(dc), ntds_settings_dn=ntds_settings_dn(dc),
                              block=block_size(configured), on_event=event_sink(dc))
     remote = getattr(dc, "remote_rid_request", None)
     if remote is None:
         raise DrsError(RPC_S_SERVER_UNAVAILABLE, "no route to the RID master")
-    return remote(dc)
+    pool: RidRange = remote(dc)
+    return pool
 
 
 def make_allocator(dc: Any) -> RidSetAllocator:
@@ -154,7 +156,6 @@ def handle_sid_compatibility_version(dc: Any, value: Any) -> None:
     # DC that is not the RID master refuses with ERROR_DS_INCORRECT_ROLE_OWNER; repeating the
     # operation once unlocked succeeds without a second event.
     """
-    from ..fsmo import Role, roles_verified
     if isinstance(value, list | tuple):
         value = value[0] if value else None
     if isinstance(value, bytes):

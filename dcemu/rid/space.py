@@ -27,8 +27,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ..clock import to_dstime
+from ..roles import rid_manager_dn
 from . import events as ev
-from .host import directory_of
+from .dcref import directory_of
 from .pool import MAX_RID_30, MAX_RID_31, RidRange
 
 if TYPE_CHECKING:
@@ -85,7 +86,6 @@ def milestones_reached(max_rid: int, highest_rid: int) -> int:
 
 def global_max(d: Directory) -> int:
     """The global maximum RID as this DC's replica of RID Manager$ knows it (default 2^30 - 1)."""
-    from .manager import rid_manager_dn
     manager = d.find(rid_manager_dn(d))
     if manager is None:
         return MAX_RID_30
@@ -103,12 +103,12 @@ def receive_warnings(dc: Any, pool: RidRange, *, on_event: ev.EventSink | None =
                 f"(ceiling RID {soft_ceiling(max_rid)}).")
     reached = milestones_reached(max_rid, pool.high)
     store = d.store
-    logged = int(store.state(STATE_MILESTONES_LOGGED, 0) or 0)  # type: ignore[arg-type]
+    logged = int(store.state(STATE_MILESTONES_LOGGED, 0) or 0)  # type: ignore[call-overload]
     if reached <= logged:
         return
     now = to_dstime(d.clock.now())
     last = store.state(STATE_MILESTONE_LOGGED_AT)
-    if last is not None and now - int(last) < MILESTONE_DAMPING_SECONDS:  # type: ignore[arg-type]
+    if last is not None and now - int(last) < MILESTONE_DAMPING_SECONDS:  # type: ignore[call-overload]
         return  # dampened: the next pool received after the hour logs it
     with store.transaction():
         store.set_state(STATE_MILESTONES_LOGGED, reached)
@@ -124,7 +124,6 @@ def unlock_31_bit(dc: Any, *, on_event: ev.EventSink | None = None) -> bool:
     (dcemu.rid.service.handle_sid_compatibility_version) checks the RID master role first.
     """
     from ..dsa import ops
-    from .manager import rid_manager_dn
     d = directory_of(dc)
     manager = d.require(rid_manager_dn(d))
     available = RidRange.decode(manager.first("rIDAvailablePool"))

@@ -17,7 +17,7 @@ from ..dsa.search import SearchSpec
 from ..dsa.security import SD_NOT_RETURNED, readable_sd_parts
 from ..errors import OperationsError, SizeLimitExceeded, TimeLimitExceeded, ldap_err
 from ..ldap import controls as C
-from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
+from ..ldap.encoder import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
 from ..store.interface import Value
 from . import dirsync_glue

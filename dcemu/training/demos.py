@@ -120,7 +120,8 @@ def _converge(ctx: DemoContext, a: dict[str, Any]) -> Explicit | None:
 
 def _clone_prepare(ctx: DemoContext, a: dict[str, Any]) -> Explicit | None:
     """Add the DC to Cloneable Domain Controllers and write DCCloneConfig.xml (-Offline) to its NTDS folder."""
-    from ..cloning.config import new_clone_config, write_clone_config
+    from ..cloning.config import write_clone_config
+    from ..cloning.newconfig import new_clone_config
     from ..dsa import ops
     dc = ctx.lab.dc(a["dc"])
     group = f"CN=Cloneable Domain Controllers,CN=Users,{dc.domain_dn}"

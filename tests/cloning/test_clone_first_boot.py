@@ -13,6 +13,7 @@ import re
 from clone_helpers import attempt_ids, config_xml, event, ids, import_clone, start
 
 from dcemu.cloning import workflow
+from dcemu.cloning.allowlist import load_default_allow_list
 from dcemu.cloning.config import FILE_NAME
 from dcemu.dsa import ops, sam
 from dcemu.guest.system import (
@@ -213,7 +214,8 @@ def test_sysprep_providers_run_in_order_and_an_unknown_one_is_skipped(tmp_path) 
     from dcemu.cloning.sysprep import run_providers
     from dcemu.guest.system import COMPUTER_NAME_KEY, install_windows
     from dcemu.guest.system import Registry as GuestRegistry
-    install_windows(tmp_path, os_version="2012R2", computer_name="SRC")
+    install_windows(tmp_path, os_version="2012R2", computer_name="SRC",
+                    preinstalled_services=load_default_allow_list().services)
     guest = SimpleNamespace(disk=tmp_path, registry=GuestRegistry.load(tmp_path))
     lines = run_providers(guest, "SRC-CL0001", [SysprepModule("dcemu", "ScrubPreviousMachineIdentity", 0x200),
                                                 SysprepModule("vendor", "Missing", 0x100)])

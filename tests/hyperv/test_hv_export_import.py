@@ -9,6 +9,7 @@ import pytest
 from hv_fakes import disk, files, genid, make_vm
 
 import dcemu.hyperv.export as export_module
+import dcemu.hyperv.vmconfig as vmconfig_module
 from dcemu.hyperv.errors import (
     AlreadyExistsError,
     ConfigFileError,
@@ -138,7 +139,8 @@ def _flaky_copy(monkeypatch, fail_on: int):
         real_copy_tree(src, dst)
         if len(calls) == fail_on:
             raise OSError(28, "No space left on device")
-    monkeypatch.setattr(export_module, "copy_tree", flaky)
+    monkeypatch.setattr(export_module, "copy_tree", flaky)        # import copies the folder
+    monkeypatch.setattr(vmconfig_module, "copy_tree", flaky)      # export writes it (write_vm_folder)
     return calls
 
 

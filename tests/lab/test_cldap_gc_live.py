@@ -19,8 +19,8 @@ import pytest
 
 from dcemu.lab.scenario import find_scenario, prepare_lab
 from dcemu.ldap.ber import read_header
-from dcemu.ldap.codec import decode_message
-from dcemu.ldap.encoding import encode
+from dcemu.ldap.decoder import decode_message
+from dcemu.ldap.encoder import encode
 from dcemu.ldap.filters import And, EqualityMatch
 from dcemu.ldap.messages import DerefAliases, LDAPMessage, Scope, SearchRequest
 from dcemu.runtime.live import LiveLabThread, LiveOptions, can_bind, free_port_base

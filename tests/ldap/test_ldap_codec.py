@@ -27,10 +27,10 @@ from ldap3.utils.asn1 import decode_message_fast
 from ldap3.utils.ntlm import NtlmClient
 
 from dcemu.errors import LocalProtocolError, RemoteProtocolError
+from dcemu.ldap import LDAPMessage, decode_message, encode, encode_search_result_entry
 from dcemu.ldap import messages as M
-from dcemu.ldap.codec import MessageDecodeError
+from dcemu.ldap.decoder import MessageDecodeError
 from dcemu.ldap.filters import parse_filter
-from dcemu.ldap.messages import LDAPMessage, decode_message, encode, encode_search_result_entry
 
 BASE = "DC=emu,DC=test"
 

@@ -13,6 +13,7 @@ from ldap3.operation.unbind import unbind_operation
 from ldap3.utils.ntlm import NtlmClient
 
 from dcemu.errors import LocalProtocolError, RemoteProtocolError
+from dcemu.ldap import LDAPMessage, decode_message, encode
 from dcemu.ldap import messages as M
 from dcemu.ldap.connection import (
     CLOSED,
@@ -21,7 +22,6 @@ from dcemu.ldap.connection import (
     ProtocolViolation,
     ServerConnection,
 )
-from dcemu.ldap.messages import LDAPMessage, decode_message, encode
 from dcemu.ldap.states import SessionState as S
 
 BASE = "DC=emu,DC=test"

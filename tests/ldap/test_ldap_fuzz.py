@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dcemu.errors import RemoteProtocolError
+from dcemu.ldap import LDAPMessage, decode_message, encode
 from dcemu.ldap.connection import CLOSED, NEED_DATA, PAUSED, ProtocolViolation, ServerConnection
-from dcemu.ldap.messages import LDAPMessage, decode_message, encode
 
 FUZZ = settings(max_examples=H.examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,7 +9,6 @@ from dcemu.fsmo import (
     ROLES,
     FsmoError,
     Role,
-    handle_rootdse_operation,
     holds,
     mark_roles_unverified,
     mark_roles_verified,
@@ -26,6 +25,7 @@ from dcemu.ids import Sid
 from dcemu.repl.codes import EXOP_ERR_FSMO_NOT_OWNER
 from dcemu.rid import service
 from dcemu.rid.exop import build_request, in_process_transport, process_rid_alloc
+from dcemu.service.rootdse_ops import handle_rootdse_operation
 
 
 def _domain_sid(dc) -> Sid:

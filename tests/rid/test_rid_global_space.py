@@ -9,13 +9,13 @@ import pytest
 from rid_helpers import create_user, set_available_pool
 
 from dcemu.errors import UnwillingToPerform
-from dcemu.fsmo import handle_rootdse_operation
 from dcemu.rid import service
 from dcemu.rid.exop import build_request, process_rid_alloc
 from dcemu.rid.manager import ATTR_ALLOCATION_ENABLED, RidAllocError, enable_pool_allocation, rid_manager_dn
 from dcemu.rid.pool import MAX_RID_30, MAX_RID_31, RidRange
 from dcemu.rid.rid_set import RidAllocationFailed
 from dcemu.rid.space import milestones, near_ceiling_margin, soft_ceiling
+from dcemu.service.rootdse_ops import handle_rootdse_operation
 
 CEILING_30 = 966_367_640
 CEILING_31 = 1_932_735_282

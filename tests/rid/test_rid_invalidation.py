@@ -6,13 +6,14 @@ import pytest
 from rid_helpers import create_user
 
 from dcemu.errors import UnwillingToPerform
-from dcemu.fsmo import handle_rootdse_operation, mark_roles_unverified, mark_roles_verified
+from dcemu.fsmo import mark_roles_unverified, mark_roles_verified
 from dcemu.ids import Sid
 from dcemu.repl.codes import EXOP_ERR_FSMO_NOT_OWNER, RPC_S_SERVER_UNAVAILABLE, DrsError
 from dcemu.rid import service
 from dcemu.rid.exop import build_request, process_rid_alloc
 from dcemu.rid.rid_set import RidAllocationFailed, invalidate
 from dcemu.rid.service import invalidate_rid_pool, pool_status
+from dcemu.service.rootdse_ops import handle_rootdse_operation
 
 
 def _unreachable(dc):

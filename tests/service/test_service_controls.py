@@ -175,7 +175,7 @@ def test_deep_filter_nesting_and_unknown_tags_end_only_that_connection(served, d
 def test_time_limit_stops_a_long_search_with_time_limit_exceeded(dc) -> None:
     """timeLimit is processing time: a search that runs past it returns what it has, then code 3."""
     from dcemu.ldap.connection import NEED_DATA, ServerConnection
-    from dcemu.ldap.encoding import encode
+    from dcemu.ldap.encoder import encode
     from dcemu.ldap.filters import Present
     from dcemu.ldap.messages import BindRequest, DerefAliases, LDAPMessage, Scope, SearchRequest, Simple
     from dcemu.service.session import LdapSession
@@ -190,7 +190,7 @@ def test_time_limit_stops_a_long_search_with_time_limit_exceeded(dc) -> None:
     conn.receive_data(encode(LDAPMessage(2, SearchRequest(dc.domain_dn, Scope(2), DerefAliases(0), 0, 5, False,
                                                           Present("objectClass"), ("1.1",)))))
     out = session.handle(conn, conn.next_event())
-    from dcemu.ldap.codec import decode_message
+    from dcemu.ldap.decoder import decode_message
     messages, rest = [], out
     while rest:
         from dcemu.ldap.ber import frame_length

@@ -1,4 +1,4 @@
-"""BER decoder for LDAP messages: ``decode_message(bytes) -> LDAPMessage`` (encoder: :mod:`.encoding`).
+"""BER decoder for LDAP messages: ``decode_message(bytes) -> LDAPMessage`` (encoder: :mod:`.encoder`).
 
 Theory of operation
 -------------------
@@ -35,6 +35,28 @@ from dcemu.ldap.ber import (
 from dcemu.ldap.filters import MAX_FILTER_DEPTH, decode_filter
 from dcemu.ldap.messages import (
     MAX_INT,
+    TAG_ABANDON_REQUEST,
+    TAG_ADD_REQUEST,
+    TAG_ADD_RESPONSE,
+    TAG_BIND_REQUEST,
+    TAG_BIND_RESPONSE,
+    TAG_COMPARE_REQUEST,
+    TAG_COMPARE_RESPONSE,
+    TAG_CONTROLS,
+    TAG_DEL_REQUEST,
+    TAG_DEL_RESPONSE,
+    TAG_EXTENDED_REQUEST,
+    TAG_EXTENDED_RESPONSE,
+    TAG_INTERMEDIATE_RESPONSE,
+    TAG_MODIFY_DN_REQUEST,
+    TAG_MODIFY_DN_RESPONSE,
+    TAG_MODIFY_REQUEST,
+    TAG_MODIFY_RESPONSE,
+    TAG_SEARCH_REQUEST,
+    TAG_SEARCH_RESULT_DONE,
+    TAG_SEARCH_RESULT_ENTRY,
+    TAG_SEARCH_RESULT_REFERENCE,
+    TAG_UNBIND_REQUEST,
     AbandonRequest,
     AddRequest,
     AddResponse,
@@ -72,35 +94,6 @@ from dcemu.ldap.messages import (
     UnbindRequest,
     UnknownAuthentication,
 )
-
-# protocolOp tags: [APPLICATION n], constructed unless the type is primitive (NULL, LDAPDN, MessageID).
-TAG_BIND_REQUEST = 0x60
-TAG_BIND_RESPONSE = 0x61
-TAG_UNBIND_REQUEST = 0x42
-TAG_SEARCH_REQUEST = 0x63
-TAG_SEARCH_RESULT_ENTRY = 0x64
-TAG_SEARCH_RESULT_DONE = 0x65
-TAG_MODIFY_REQUEST = 0x66
-TAG_MODIFY_RESPONSE = 0x67
-TAG_ADD_REQUEST = 0x68
-TAG_ADD_RESPONSE = 0x69
-TAG_DEL_REQUEST = 0x4A
-TAG_DEL_RESPONSE = 0x6B
-TAG_MODIFY_DN_REQUEST = 0x6C
-TAG_MODIFY_DN_RESPONSE = 0x6D
-TAG_COMPARE_REQUEST = 0x6E
-TAG_COMPARE_RESPONSE = 0x6F
-TAG_ABANDON_REQUEST = 0x50
-TAG_SEARCH_RESULT_REFERENCE = 0x73
-TAG_EXTENDED_REQUEST = 0x77
-TAG_EXTENDED_RESPONSE = 0x78
-TAG_INTERMEDIATE_RESPONSE = 0x79
-TAG_CONTROLS = 0xA0
-
-#: Tags of the ops a client may send (RFC 4511 §4.2-4.12).
-REQUEST_TAGS = frozenset({TAG_BIND_REQUEST, TAG_UNBIND_REQUEST, TAG_SEARCH_REQUEST, TAG_MODIFY_REQUEST,
-                          TAG_ADD_REQUEST, TAG_DEL_REQUEST, TAG_MODIFY_DN_REQUEST, TAG_COMPARE_REQUEST,
-                          TAG_ABANDON_REQUEST, TAG_EXTENDED_REQUEST})
 
 
 class MessageDecodeError(RemoteProtocolError):
@@ -141,7 +134,7 @@ def decode_message(data: bytes, *, max_filter_depth: int = MAX_FILTER_DEPTH) -> 
         if op_tag == TAG_SEARCH_REQUEST:
             op = _decode_search_request(data, cs, ce, max_filter_depth)
         else:
-            op = decoder(data, cs, ce)
+            op = decoder(data, cs, ce)  # type: ignore[assignment]  # the table's decoders return protocolOps
         controls: tuple[Control, ...] = ()
         if ce < e:
             controls = _decode_controls(data, ce, e)
@@ -404,7 +397,7 @@ def _decode_bind_response(data: bytes, s: int, e: int) -> BindResponse:
     fields, p = _decode_result_fields(data, s, e, binary_dn=True)
     tail, p = _optional_tail(data, p, e, (0x87,), "BindResponse")
     expect_end(p, e, "BindResponse")
-    return BindResponse(*fields, server_sasl_creds=tail.get(0x87))
+    return BindResponse(*fields, server_sasl_creds=tail.get(0x87))  # type: ignore[misc]  # fields: the 4 result fields
 
 
 def _decode_extended_response(data: bytes, s: int, e: int) -> ExtendedResponse:
@@ -413,7 +406,7 @@ def _decode_extended_response(data: bytes, s: int, e: int) -> ExtendedResponse:
     expect_end(p, e, "ExtendedResponse")
     name = tail.get(0x8A)
     return ExtendedResponse(*fields, response_name=None if name is None else utf8(name, "responseName"),
-                            response_value=tail.get(0x8B))
+                            response_value=tail.get(0x8B))  # type: ignore[misc]
 
 
 def _decode_intermediate_response(data: bytes, s: int, e: int) -> IntermediateResponse:

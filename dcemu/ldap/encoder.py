@@ -1,4 +1,4 @@
-"""BER encoder for LDAP messages: ``encode(msg) -> bytes`` (the mirror of :mod:`.codec`).
+"""BER encoder for LDAP messages: ``encode(msg) -> bytes`` (the mirror of :mod:`.decoder`).
 
 Theory of operation
 -------------------
@@ -26,7 +26,8 @@ from dcemu.ldap.ber import (
     read_header,
     tlv,
 )
-from dcemu.ldap.codec import (
+from dcemu.ldap.filters import encode_filter
+from dcemu.ldap.messages import (
     TAG_ABANDON_REQUEST,
     TAG_ADD_REQUEST,
     TAG_ADD_RESPONSE,
@@ -47,9 +48,6 @@ from dcemu.ldap.codec import (
     TAG_SEARCH_REQUEST,
     TAG_SEARCH_RESULT_DONE,
     TAG_SEARCH_RESULT_REFERENCE,
-)
-from dcemu.ldap.filters import encode_filter
-from dcemu.ldap.messages import (
     AbandonRequest,
     AddRequest,
     AddResponse,

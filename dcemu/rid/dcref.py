@@ -13,7 +13,7 @@ the second DC an explicit ``identity``; everything here prefers ``identity`` ove
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from ..ids import Sid
 from .events import EventSink
@@ -22,16 +22,27 @@ if TYPE_CHECKING:
     from ..dsa.directory import Directory
 
 
-def directory_of(dc: Any) -> Directory:
+class DcObject(Protocol):
+    """A DC object as these functions read it: a ``directory`` (and optionally ``identity``, ``events``)."""
+
+    @property
+    def directory(self) -> Directory: ...
+
+
+#: "The DC" the RID and FSMO functions take: a DC object or a bare Directory (module doc).
+DcRef: TypeAlias = "DcObject | Directory"
+
+
+def directory_of(dc: DcRef) -> Directory:
     """The Directory of ``dc`` (``dc`` itself when it is one)."""
     return dc.directory if hasattr(dc, "directory") else dc
 
 
-def _identity(dc: Any) -> Any | None:
+def _identity(dc: DcRef) -> Any | None:
     return getattr(dc, "identity", None) if hasattr(dc, "directory") else None
 
 
-def ntds_settings_dn(dc: Any) -> str:
+def ntds_settings_dn(dc: DcRef) -> str:
     """The DN of the DC's nTDSDSA object (``CN=NTDS Settings,CN=<dc>,CN=Servers,...``)."""
     ident = _identity(dc)
     if ident is not None:
@@ -39,7 +50,7 @@ def ntds_settings_dn(dc: Any) -> str:
     return str(directory_of(dc).store.state("dsServiceName", ""))
 
 
-def dsa_guid(dc: Any) -> str:
+def dsa_guid(dc: DcRef) -> str:
     """The objectGUID of the DC's nTDSDSA object (what EXOP requests send as uuidDsaObjDest)."""
     ident = _identity(dc)
     if ident is not None:
@@ -47,7 +58,7 @@ def dsa_guid(dc: Any) -> str:
     return directory_of(dc).dsa_guid
 
 
-def rid_set_dn(dc: Any) -> str:
+def rid_set_dn(dc: DcRef) -> str:
     """The DN of the DC's RID Set (``CN=RID Set,CN=<dc>,OU=Domain Controllers,...``)."""
     ident = _identity(dc)
     if ident is not None:
@@ -55,14 +66,14 @@ def rid_set_dn(dc: Any) -> str:
     return str(directory_of(dc).store.state("ridSetDn", ""))
 
 
-def name_of(dc: Any) -> str:
+def name_of(dc: DcRef) -> str:
     ident = _identity(dc)
     if ident is not None:
         return str(ident.name)
     return str(directory_of(dc).store.state("dcName", ""))
 
 
-def event_sink(dc: Any) -> EventSink:
+def event_sink(dc: DcRef) -> EventSink:
     """The DC's ``events`` callable, looked up at call time (the owner may replace it later)."""
     def sink(event_id: int, text: str) -> None:
         target = getattr(dc, "events", None)
@@ -71,12 +82,12 @@ def event_sink(dc: Any) -> EventSink:
     return sink
 
 
-def same_dc(a: Any, b: Any) -> bool:
+def same_dc(a: DcRef, b: DcRef) -> bool:
     """True when ``a`` and ``b`` are the same DSA (same nTDSDSA DN)."""
     return ntds_settings_dn(a).lower() == ntds_settings_dn(b).lower()
 
 
-def is_domain_sid(dc: Any, value: Any) -> bool:
+def is_domain_sid(dc: DcRef, value: Any) -> bool:
     """True when ``value`` (binary SID, ``S-1-...`` text, or a one-element list of either) is the domain SID.
 
     The rootDSE operations becomePdc and invalidateRidPool take the domain SID as their value
