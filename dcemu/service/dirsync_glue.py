@@ -14,7 +14,7 @@ from ..dsa import dirsync
 from ..dsa.security import control_access_grantees
 from ..ids import Sid
 from ..ldap import controls as C
-from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
+from ..ldap.encoder import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone
 from ..store.interface import StoredObject
 
