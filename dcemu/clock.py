@@ -31,6 +31,15 @@ DEFAULT_START = _dt.datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
 FILETIME_NEVER = 0x7FFFFFFFFFFFFFFF
 
 
+def wall_now() -> _dt.datetime:
+    """The host's wall clock (UTC), whole microseconds: where a live lab's clock starts by default.
+
+    Only ``dcemu.runtime`` (a live lab following real time) and the lab's time floor call this;
+    scenarios and tests never do (they use a ``VirtualClock`` from a fixed start).
+    """
+    return _dt.datetime.now(UTC)
+
+
 class Clock(Protocol):
     """What every component may ask of time."""
 

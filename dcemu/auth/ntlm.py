@@ -21,10 +21,13 @@ protocol, and the LDAP layer answers the bind with :meth:`NtlmError.to_ldap_erro
 
 Policies chosen where a DC is configurable (documented in the README section):
 
-* NTLMv1 (a 24-byte NtChallengeResponse) is refused with 52e.
-  # DIVERGENCE: a DC at the default LmCompatibilityLevel (3) still accepts NTLMv1; we behave
-  # as a DC at level 5 ("refuse LM & NTLM"): no client this emulator serves sends NTLMv1,
-  # and it would need LM hashes the DIT does not keep.
+* NTLMv1 (a 24-byte NtChallengeResponse, MS-NLMP 3.3.1) is accepted, as a Windows Server 2012 R2
+  DC at its default LmCompatibilityLevel 3 accepts it ("Send NTLMv2 response only" restricts what
+  a machine *sends*; only levels 4 and 5 make a DC refuse LM / NTLM responses).  Both forms are
+  verified: plain NTLMv1 (DESL(NTOWFv1, ServerChallenge)) and NTLMv1 with extended session
+  security (the "NTLM2 session response": DESL(NTOWFv1, MD5(ServerChallenge + ClientChallenge)[:8])).
+  ``NtlmServer(lm_compatibility_level=5)`` refuses them with 52e (a hardened DC).  LM responses are
+  never accepted: the DIT keeps no LM hash (NoLMHash, the default since Windows Server 2008).
 * Session security needs extended session security (NTLM2 keys, 3.4.5.2/3.4.5.3): a client
   asking SIGN or SEAL without EXTENDED_SESSIONSECURITY is refused.
   # DIVERGENCE: Windows falls back to NTLMv1-style RC4 session security; no current client uses it.
@@ -46,6 +49,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from Cryptodome.Cipher import ARC4
+from Cryptodome.Hash import MD4
+from impacket.ntlm import ntlmssp_DES_encrypt
 
 from ..clock import Clock, to_filetime
 from ..entropy import Entropy
@@ -95,6 +100,8 @@ SIGNATURE = b"NTLMSSP\x00"
 NEGOTIATE, CHALLENGE, AUTHENTICATE = 1, 2, 3
 _NTLMSSP_REVISION_W2K3 = 0x0F
 _NTLMV1_RESPONSE_LEN = 24
+#: A DC's LmCompatibilityLevel as installed (Windows Server 2012 R2: 3; 5 refuses NTLMv1).
+DEFAULT_LM_COMPATIBILITY_LEVEL = 3
 _NTLMV2_BLOB_HEADER = 28  # RespType..Reserved3 of NTLMv2_CLIENT_CHALLENGE (2.2.2.7)
 _MIC_OFFSET = 72  # after the 64-byte header and the 8-byte Version (2.2.1.3)
 
@@ -259,8 +266,10 @@ class NtlmServer:
         lookup: ``lookup(domain, user)`` as sent by the client; returns the account or None.
     """
 
-    def __init__(self, names: DcNames, *, entropy: Entropy, clock: Clock, lookup: Lookup) -> None:
+    def __init__(self, names: DcNames, *, entropy: Entropy, clock: Clock, lookup: Lookup,
+                 lm_compatibility_level: int = DEFAULT_LM_COMPATIBILITY_LEVEL) -> None:
         self.names = names
+        self.lm_compatibility_level = lm_compatibility_level
         self._entropy = entropy
         self._clock = clock
         self._lookup = lookup
@@ -336,7 +345,9 @@ class NtlmServer:
                               account=account)
 
         if len(msg.nt_response) == _NTLMV1_RESPONSE_LEN:
-            return failed("NTLMv1 response refused (LmCompatibilityLevel 5 policy)")
+            if self.lm_compatibility_level >= 5:
+                return failed(f"NTLMv1 response refused (LmCompatibilityLevel {self.lm_compatibility_level})")
+            return self._authenticate_v1(msg, flags, failed)
         if len(msg.nt_response) < 16 + _NTLMV2_BLOB_HEADER:
             return failed("no usable NTLMv2 response")
         account = self._lookup(msg.domain, msg.user)
@@ -366,6 +377,31 @@ class NtlmServer:
                           mic_verified=mic_verified, exported_session_key=exported,
                           session_base_key=session_base_key, key_exchange_key=key_exchange_key)
 
+    def _authenticate_v1(self, msg: AuthenticateMessage, flags: int,
+                         failed: Callable[..., NtlmResult]) -> NtlmResult:
+        """NTLMv1, with or without extended session security (MS-NLMP 3.3.1, keys 3.4.5.1)."""
+        account = self._lookup(msg.domain, msg.user)
+        if account is None:
+            return failed("no such user")
+        ess = bool(flags & NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY)
+        if ess and len(msg.lm_response) < 8:
+            return failed("NTLMv1 with extended session security needs the client challenge")
+        challenge = hashlib.md5(self.server_challenge + msg.lm_response[:8]).digest()[:8] if ess \
+            else self.server_challenge
+        expected = desl(account.nt_hash, challenge)
+        ok = hmac.compare_digest(expected, msg.nt_response)
+        code = logon_failure(account, password_ok=ok)
+        if not ok or code is not None:
+            return failed("the NTLMv1 response does not verify" if not ok else "account state", account,
+                          code or LOGON_FAILURE)
+        session_base_key = MD4.new(account.nt_hash).digest()
+        key_exchange_key = (hmac_md5(session_base_key, self.server_challenge + msg.lm_response[:8]) if ess
+                            else session_base_key)
+        exported = self._exported_key(flags, key_exchange_key, msg)
+        return NtlmResult(True, msg.user, msg.domain, msg.workstation, flags=flags, account=account,
+                          exported_session_key=exported, session_base_key=session_base_key,
+                          key_exchange_key=key_exchange_key)
+
     def _anonymous(self, msg: AuthenticateMessage, flags: int) -> NtlmResult:
         """A null session (MS-NLMP 3.2.5.1.2): SessionBaseKey and KeyExchangeKey are Z(16)."""
         zero = bytes(16)
@@ -393,6 +429,11 @@ class NtlmServer:
 
 def hmac_md5(key: bytes, data: bytes) -> bytes:
     return hmac.new(key, data, hashlib.md5).digest()
+
+
+def desl(key16: bytes, data8: bytes) -> bytes:
+    """DESL(K, D) (MS-NLMP 6): three DES encryptions of D under the 21-byte zero-padded K (impacket's DES)."""
+    return ntlmssp_DES_encrypt(key16 + bytes(5), data8)
 
 
 def ntowf_v2(nt_hash: bytes, user: str, domain: str) -> bytes:

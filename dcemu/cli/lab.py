@@ -61,28 +61,49 @@ def topology(check_file: Path | None, as_json: bool) -> None:
               help="Topology for a new lab (default: the built-in one).")
 @click.option("--address-base", help="Serve the DCs on consecutive addresses from this one "
                                      "(default: each DC's loopback IP, else 127.0.0.11, .12, ...).")
-@click.option("--port-base", type=int, help="Listen on N+389 (LDAP) and N+636 (LDAPS) "
-                                            "(default: 389/636 when allowed, else 10389/10636).")
-@click.option("--time-scale", type=float, default=1.0, show_default=True,
-              help="Virtual seconds per real second (10 makes the 15 s change notification take 1.5 s).")
+@click.option("--port-base", type=click.IntRange(0, 65535 - 3269), envvar="DCEMU_PORT_BASE",
+              help="Listen on N+P for each well-known port P: N+389 (LDAP, and CLDAP on UDP), N+636 (LDAPS), "
+                   "N+3268/N+3269 (Global Catalog) (default: the well-known ports when allowed, else "
+                   "N=10000) [env: DCEMU_PORT_BASE].")
+@click.option("--time-scale", type=float,
+              help="Run the lab on its own virtual clock at this many virtual seconds per real second "
+                   "(10 makes the 15 s change notification take 1.5 s). Default: the host's wall clock.")
+@click.option("--start", "start", help="Run the lab on its own virtual clock from this UTC instant "
+                                        "(ISO 8601, e.g. 2026-01-05T09:00:00Z; a new lab is built then, an "
+                                        "existing one jumps forward to it). Default: the host's wall clock.")
 @click.option("--no-tls", is_flag=True, help="Serve plain LDAP only (no LDAPS, no StartTLS).")
 def up(lab_dir: Path, admin_password: str | None, topology_file: Path | None, address_base: str | None,
-       port_base: int | None, time_scale: float, no_tls: bool) -> None:
+       port_base: int | None, time_scale: float | None, start: str | None, no_tls: bool) -> None:
     """Serve LDAP and LDAPS on every DC until interrupted (creates the default lab in a new --dir).
 
-    Each DC listens on its own loopback address.  The lab's clock follows real time, so a
-    change made on one DC reaches the others after the change-notification delay.  Ctrl+C or
+    Each DC listens on its own loopback address.  The lab's clock is the host's wall clock
+    (so NTLM and Kerberos timestamps agree with clients), unless --time-scale or --start puts
+    it on its own virtual clock; either way a change made on one DC reaches the others after
+    the change-notification delay.  The clock never runs backwards.  Ctrl+C or
     SIGTERM ('dcemu lab down') closes the listeners and saves the lab.
     """
     from ..lab.topology import load_topology
     from ..runtime.live import LiveOptions, run_live
-    if time_scale <= 0:
-        raise click.BadParameter("must be positive", param_hint="--time-scale")
+    if time_scale is not None and not (0 < time_scale < float("inf")):
+        raise click.BadParameter("must be a positive finite number", param_hint="--time-scale")
+    start_at = _parse_start(start) if start is not None else None
     options = LiveOptions(admin_password=admin_password, address_base=address_base, port_base=port_base,
-                          tls=not no_tls, time_scale=time_scale,
+                          tls=not no_tls, time_scale=time_scale if time_scale is not None else 1.0,
+                          wall_clock=time_scale is None and start_at is None, start=start_at,
                           topology=load_topology(topology_file) if topology_file else None)
     run_live(lab_dir, options, progress=_Notes(), on_ready=lambda live: _announce(live, lab_dir))
     click.echo("lab saved; listeners closed.")
+
+
+def _parse_start(text: str) -> Any:
+    """``--start``: an ISO 8601 instant; a naive one is taken as UTC."""
+    import datetime as _dt
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 date/time (e.g. 2026-01-05T09:00:00Z)",
+                                 param_hint="--start") from None
+    return when.replace(tzinfo=_dt.UTC) if when.tzinfo is None else when.astimezone(_dt.UTC)
 
 
 class _Notes:
@@ -98,6 +119,11 @@ def _announce(live: Any, lab_dir: Path) -> None:
     click.echo(f"{'Created' if live.created else 'Opened'} lab {lab_dir}: {forest['dns_name']} "
                f"({forest['netbios_name']}), domain SID {forest['domain_sid']}")
     click.echo(table(status["dcs"], ["name", "ldap_url", "ldaps_url", "mode"]))
+    clock = status.get("clock") or {}
+    click.echo(f"Clock: {'the host' + chr(39) + 's wall clock' if clock.get('mode') == 'wall' else 'virtual'}"
+               f" (from {clock.get('virtual_start')}, x{clock.get('time_scale')})")
+    if clock.get("note"):
+        click.echo(f"warning: {clock['note']}", err=True)
     first = status["dcs"][0] if status["dcs"] else None
     click.echo(f"\nBind as {admin['user']} (or {admin['netbios_user']}) with password {admin['password']!r}.")
     if first is not None:

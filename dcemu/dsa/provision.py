@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from ..ids import Sid, guid_to_bytes, parse_guid
 from ..rid.pool import MAX_RID_30, RidRange
+from . import defaults, ops, sam, wellknown
 from . import dn as dnmod
-from . import ops, sam, wellknown
 from .directory import Directory
 from .security import domain_head_descriptor
 
@@ -89,6 +89,7 @@ def provision_forest(d: Directory, spec: ForestSpec) -> DcIdentity:
         _configuration_nc(d, spec, domain_dn, config_dn, schema_dn, me)
         _schema_nc(d, schema_dn, me)
         _well_known_principals(d, spec, domain_dn, domain_sid)
+        defaults.add_default_content(d, domain_dn, config_dn, domain_sid)   # GPOs, FSPs, PKI, SAM fields
         create_dc_objects(d, me, site=spec.site, os_name=spec.os_name, os_version=spec.os_version,
                           machine_password=e.password(), first_dc=True)
     return me
@@ -202,7 +203,7 @@ def _well_known_principals(d: Directory, spec: ForestSpec, domain_dn: str, domai
     for name, rid in wellknown.BUILTIN_GROUPS:
         _add(d, f"CN={name},{builtin}", "group", objectSid=Sid(f"S-1-5-32-{rid}").to_bytes(), sAMAccountName=name,
              groupType=str(_signed(wellknown.BUILTIN_LOCAL)), isCriticalSystemObject="TRUE",
-             systemFlags="-1946157056")
+             systemFlags="-1946157056", description=defaults.BUILTIN_DESCRIPTIONS[name])
     where = {n: users for n, *_ in wellknown.DOMAIN_USERS} | {n: users for n, *_ in wellknown.DOMAIN_GROUPS}
     where |= {n: builtin for n, _ in wellknown.BUILTIN_GROUPS}
     for group, members in wellknown.MEMBERSHIPS.items():

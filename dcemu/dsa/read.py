@@ -8,8 +8,8 @@ What a read returns (MS-ADTS 3.1.1.3.1.2 / 3.1.1.4):
   msDS-ReplAttributeMetaData / msDS-ReplValueMetaData (AD's XML fragments, what repadmin
   /showobjmeta reads), tokenGroups, msDS-User-Account-Control-Computed, allowedAttributes,
   createTimeStamp/modifyTimeStamp, subSchemaSubEntry;
-- ``*`` means the stored and linked attributes (not nTSecurityDescriptor or constructed ones,
-  as AD), ``+`` the operational ones, ``1.1`` none; ``member;range=0-1499`` ranged retrieval
+- ``*`` means the stored and linked attributes (with nTSecurityDescriptor, in the parts the
+  requester may read: dcemu.dsa.security.readable_sd_parts; not the constructed ones), ``+`` the operational ones, ``1.1`` none; ``member;range=0-1499`` ranged retrieval
   (MaxValRange 1500, MS-ADTS 3.1.1.3.1.3.3).
 """
 
@@ -30,13 +30,13 @@ if TYPE_CHECKING:
 
 MAX_VAL_RANGE = 1500
 _RANGE = re.compile(r"^(?P<attr>[^;]+);range=(?P<low>\d+)-(?P<high>\d+|\*)$", re.I)
-NEVER_BY_STAR = frozenset({"nTSecurityDescriptor"})
+NEVER_BY_STAR: frozenset[str] = frozenset()
 OPERATIONAL = ("createTimeStamp", "modifyTimeStamp", "subSchemaSubEntry", "canonicalName",
                "msDS-ReplAttributeMetaData", "structuralObjectClass")
 CONSTRUCTED = frozenset({"canonicalName", "msDS-ReplAttributeMetaData", "msDS-ReplValueMetaData", "tokenGroups",
                          "msDS-User-Account-Control-Computed", "allowedAttributes", "allowedAttributesEffective",
                          "createTimeStamp", "modifyTimeStamp", "subSchemaSubEntry", "structuralObjectClass",
-                         "allowedChildClasses", "msDS-PrincipalName", "primaryGroupToken"})
+                         "allowedChildClasses", "msDS-PrincipalName", "primaryGroupToken", "msDS-KeyVersionNumber"})
 
 
 class EntryReader:
@@ -80,7 +80,8 @@ class EntryReader:
             vals = self.values(obj, name)
             if name == "nTSecurityDescriptor" and vals and sd_flags is not None:
                 from .security import strip_to_flags
-                vals = [strip_to_flags(bytes(vals[0]), sd_flags)]
+                part = strip_to_flags(bytes(vals[0]), sd_flags)
+                vals = [part] if part else []
             if not vals:
                 continue
             label = name
@@ -177,6 +178,10 @@ class EntryReader:
         if name == "primaryGroupToken" and "group" in obj.attrs.get("objectClass", []):
             sid = obj.first("objectSid")
             return [str(Sid.from_bytes(sid).rid)] if isinstance(sid, bytes) else []
+        if name == "msDS-KeyVersionNumber":
+            # MS-ADTS 3.1.1.4.5.16: the version of unicodePwd's replication metadata.
+            pwd = obj.meta.get("unicodePwd")
+            return [str(pwd.version)] if pwd is not None else []
         if name == "msDS-PrincipalName":
             sam_name = obj.first("sAMAccountName")
             return [f"{d.store.state('netbiosName')}\\{sam_name}"] if sam_name else []

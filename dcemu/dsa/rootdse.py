@@ -36,6 +36,15 @@ SUPPORTED_POLICIES = ("MaxPoolThreads", "MaxPercentDirSyncRequests", "MaxDatagra
 DSA_VERSION_STRING = "6.3.9600.16384"
 
 
+def _is_gc(d: Directory, ds_service: str) -> bool:
+    """NTDS Settings options IS_GC (0x1): the DC holds (and serves on 3268) the partial replicas."""
+    ntds = d.find(ds_service) if ds_service else None
+    try:
+        return ntds is not None and bool(int(ntds.first("options", "0") or 0) & 1)
+    except (TypeError, ValueError):
+        return False
+
+
 def root_dse(d: Directory, supported_controls: tuple[str, ...], *, synchronized: bool = True,
              extra: dict[str, list[Value]] | None = None) -> dict[str, list[Value]]:
     """The rootDSE attributes of the DC that owns ``d``."""
@@ -68,7 +77,7 @@ def root_dse(d: Directory, supported_controls: tuple[str, ...], *, synchronized:
         "supportedCapabilities": list(SUPPORTED_CAPABILITIES),
         "supportedExtension": list(SUPPORTED_EXTENSIONS),
         "isSynchronized": ["TRUE" if synchronized else "FALSE"],
-        "isGlobalCatalogReady": ["TRUE"],
+        "isGlobalCatalogReady": ["TRUE" if _is_gc(d, ds_service) else "FALSE"],
         "domainFunctionality": [level],
         "forestFunctionality": [level],
         "domainControllerFunctionality": [level],

@@ -17,6 +17,7 @@ from impacket.ntlm import compute_nthash as _compute_nthash
 from ..clock import to_filetime
 from ..errors import ConstraintViolation, EntryAlreadyExists, UnwillingToPerform, atr_err, svc_err, upd_err
 from ..ids import child_sid_bytes
+from ..kerberos import keys as krb_keys
 from ..store.interface import StoredObject, Value
 
 if TYPE_CHECKING:
@@ -55,8 +56,10 @@ PASSWORD_ATTRIBUTES = frozenset({"unicodePwd"})
 #: Attributes an originating password write stamps (they replicate together).
 PASSWORD_STAMPED = frozenset({"unicodePwd", "pwdLastSet", "ntPwdHistory", "dBCSPwd", "supplementalCredentials",
                               "lmPwdHistory"})
-#: systemOnly attributes a client may still supply on add.
-CLIENT_SETTABLE_SYSTEM_ONLY = frozenset({"instanceType", "objectClass"})
+#: systemOnly attributes a client may still supply.  msDS-AllowedToActOnBehalfOfOtherIdentity is systemOnly in
+#: the 2012 R2 schema, yet Windows lets anyone with WriteProperty set it: that is how resource-based constrained
+#: delegation is configured (Set-ADComputer -PrincipalsAllowedToDelegateToAccount, impacket's rbcd.py; MS-SFU 3.2.5.2.3).
+CLIENT_SETTABLE_SYSTEM_ONLY = frozenset({"instanceType", "objectClass", "msDS-AllowedToActOnBehalfOfOtherIdentity"})
 #: Attributes the DSA writes that are not always in the class's may list.
 DSA_MAINTAINED = frozenset({"pwdLastSet", "ntPwdHistory", "dBCSPwd", "lmPwdHistory", "supplementalCredentials"})
 
@@ -192,9 +195,20 @@ def _check_complexity(d: Directory, password: str, values: dict[str, list[Value]
 
 
 def _set_password(d: Directory, values: dict[str, list[Value]], password: str) -> None:
+    """unicodePwd (the NT hash = the RC4 key) and supplementalCredentials (the AES/DES keys, MS-SAMR 3.1.1.8.11.3).
+
+    Both are stamped together with pwdLastSet (PASSWORD_STAMPED): their metadata version is the key
+    version number (msDS-KeyVersionNumber, MS-ADTS 3.1.1.4.5.16), so every set increments it.
+    """
     now = d.clock.now()
     values["unicodePwd"] = [compute_nthash(password)]
     values["pwdLastSet"] = [str(to_filetime(now))]
+    classes = values.get("objectClass", [])
+    salt = krb_keys.account_salt(str(values.get("sAMAccountName", [""])[0]), str(d.store.state("dnsDomain", "")),
+                                 computer="computer" in classes)
+    previous = values.get("supplementalCredentials", [None])[0]
+    values["supplementalCredentials"] = [krb_keys.supplemental_credentials(
+        password, salt, previous if isinstance(previous, bytes) else None)]
 
 
 def quoted_password(password: str) -> bytes:

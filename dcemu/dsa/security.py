@@ -21,6 +21,7 @@ from impacket.ldap import ldaptypes
 
 from ..ids import Sid
 from ..store.interface import StoredObject
+from . import default_sds
 
 if TYPE_CHECKING:
     from .directory import Directory
@@ -109,11 +110,9 @@ def _default_sd(dom: str, forest_root: str) -> bytes:
 
 
 def domain_head_descriptor(domain_sid: str, forest_root_sid: str) -> bytes:
-    """The domain NC head's SD, including DS-Clone-Domain-Controller for Cloneable DCs (RID 522)."""
-    aces = [_ace(f"{domain_sid}-512", FULL_CONTROL), _ace(f"{forest_root_sid}-519", FULL_CONTROL),
-            _ace(LOCAL_SYSTEM, FULL_CONTROL), _ace(AUTHENTICATED_USERS, GENERIC_READ_DS),
-            _object_ace(f"{domain_sid}-522", ADS_RIGHT_DS_CONTROL_ACCESS, DS_CLONE_DOMAIN_CONTROLLER)]
-    return build_descriptor(f"{domain_sid}-512", aces)
+    """The domain NC head's SD as a fresh 2012 R2 domain has it (dcemu.dsa.default_sds): DCSync rights,
+    DS-Clone-Domain-Controller for Cloneable DCs (RID 522), the default read and audit ACEs."""
+    return default_sds.domain_head_descriptor(domain_sid, forest_root_sid)
 
 
 def control_access_grantees(descriptor: bytes, right: uuid.UUID) -> list[Sid]:
@@ -144,8 +143,31 @@ def control_access_grantees(descriptor: bytes, right: uuid.UUID) -> list[Sid]:
     return out
 
 
+#: SD flags (LDAP_SERVER_SD_FLAGS_OID, MS-ADTS 3.1.1.3.4.1.11): owner, group, DACL, SACL.
+OWNER_SECURITY_INFORMATION, GROUP_SECURITY_INFORMATION = 0x1, 0x2
+DACL_SECURITY_INFORMATION, SACL_SECURITY_INFORMATION = 0x4, 0x8
+#: ``readable_sd_parts`` says the attribute is not returned at all.
+SD_NOT_RETURNED = -1
+
+
+def readable_sd_parts(requested: int | None, privileged: bool) -> int:
+    """Which parts of nTSecurityDescriptor a search returns (MS-ADTS 3.1.1.3.4.1.11, 3.1.1.4.3).
+
+    Without the SD flags control the server acts as if all four parts were asked for.  The SACL
+    needs ACCESS_SYSTEM_SECURITY (SeSecurityPrivilege: Administrators); a requester without it who
+    asks for the SACL -- including by sending no control -- gets no nTSecurityDescriptor at all,
+    which is why BloodHound, ldapdomaindump and PowerView send the control with 0x05 or 0x07.
+    """
+    flags = 0xF if requested is None or requested & 0xF == 0 else requested & 0xF
+    if flags & SACL_SECURITY_INFORMATION and not privileged:
+        return SD_NOT_RETURNED
+    return flags
+
+
 def strip_to_flags(descriptor: bytes, sd_flags: int) -> bytes:
     """Return only the parts the SD flags control (.801) asks for: 1 owner, 2 group, 4 DACL, 8 SACL."""
+    if sd_flags == SD_NOT_RETURNED:
+        return b""
     if sd_flags & 0xF == 0xF or sd_flags == 0:
         return descriptor
     sd = parse_descriptor(descriptor)
@@ -157,4 +179,5 @@ def strip_to_flags(descriptor: bytes, sd_flags: int) -> bytes:
         sd["Dacl"] = b""
         sd["Control"] &= ~0x4
     sd["Sacl"] = b""
+    sd["Control"] &= ~0x10
     return sd.getData()

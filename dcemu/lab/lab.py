@@ -14,6 +14,7 @@ and detaches them when they stop, and turns a detected USN rollback into the gue
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 from collections.abc import Callable
@@ -21,12 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..clock import VirtualClock, from_generalized_time, to_generalized_time
+from ..clock import DEFAULT_START, VirtualClock, from_generalized_time, to_generalized_time
 from ..dsa.provision import ForestSpec
 from ..entropy import Entropy
 from ..errors import DcemuError
 from ..guest.dcguest import DcGuest
 from ..guest.system import DIT_FILE, NTDS_PARAMETERS, install_windows
+from .sysvol_disk import write_sysvol
+from .timefloor import time_floor
 
 LAB_FORMAT = 1
 LAB_FILE = "lab.json"
@@ -75,13 +78,15 @@ class Lab:
 
     # --- lifecycle ----------------------------------------------------------------------------
     @classmethod
-    def create(cls, directory: str | Path, *, seed: int = 1, forest: ForestSpec | None = None) -> Lab:
+    def create(cls, directory: str | Path, *, seed: int = 1, forest: ForestSpec | None = None,
+               start: _dt.datetime | None = None) -> Lab:
         path = Path(directory)
         if (path / LAB_FILE).exists():
             raise LabError(f"{path}: a lab already exists here (open it instead)")
         path.mkdir(parents=True, exist_ok=True)
         spec = forest or ForestSpec()
-        state = LabState(LAB_FORMAT, int(seed), to_generalized_time(VirtualClock().now()), 0, asdict(spec))
+        state = LabState(LAB_FORMAT, int(seed), to_generalized_time(VirtualClock(start or DEFAULT_START).now()), 0,
+                         asdict(spec))
         lab = cls(path, state)
         lab.save()
         return lab
@@ -104,6 +109,10 @@ class Lab:
                              dict(raw["forest"]), dcs)
         except (KeyError, TypeError, ValueError) as exc:
             raise LabError(f"{path / LAB_FILE}: damaged ({exc}); refusing to touch it") from None
+        floor = time_floor(path)
+        if floor is not None and floor > from_generalized_time(state.clock):
+            # lab.json is saved every 30 s; after a crash the DCs hold newer stamps (issue 22.6).
+            state.clock = to_generalized_time(floor)
         lab = cls(path, state)
         lab.hyperv.open_hosts()
         return lab
@@ -216,6 +225,7 @@ class Lab:
         with dc.directory.store.transaction():
             dc.directory.store.set_state(GENID_PENDING, True)
         dc.close()
+        write_sysvol(disk)      # the default GPOs' folders (first DC: dcpromo; others: SYSVOL's initial sync)
         self.state.dcs[name] = DcRecord(name, host, os_version, ip, generation)
         self.save()
         if start:

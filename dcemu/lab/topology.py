@@ -359,12 +359,16 @@ def _read_links(root: Reader, topo: Topology) -> None:
 Progress = Callable[[str], None]
 
 
-def build_lab(topo: Topology, directory: str | Path, *, progress: Progress | None = None) -> Any:
-    """Create the lab ``topo`` describes in ``directory`` (see module doc); returns the open Lab."""
+def build_lab(topo: Topology, directory: str | Path, *, progress: Progress | None = None,
+              start: Any = None) -> Any:
+    """Create the lab ``topo`` describes in ``directory`` (see module doc); returns the open Lab.
+
+    ``start`` (an aware datetime) is the lab clock's first instant (default: dcemu.clock.DEFAULT_START).
+    """
     from ..guest.system import InstalledItem, SystemState
     from .lab import Lab
     say = progress or (lambda text: None)
-    lab = Lab.create(directory, seed=topo.seed, forest=topo.forest_spec())
+    lab = Lab.create(directory, seed=topo.seed, forest=topo.forest_spec(), start=start)
     try:
         for h in topo.hosts:
             say(f"host {h.name} (Windows Server {h.os_version})")

@@ -12,9 +12,15 @@ Theory of operation
    loopback address (127.0.0.x) and each one that stops loses it;
 3. start the replication scheduler (change notification, hourly pull, KCC, tombstone GC,
    dcemu.repl.schedule) and tick the lab's ``VirtualClock`` from the event loop: every
-   ``tick_interval`` seconds it is advanced to ``start + (real elapsed) * time_scale``, so a
-   change made over LDAP on DC01 reaches its partners after the notification delay
-   (15 s, then 3 s per further partner, R-REPL-41) of real time;
+   ``tick_interval`` seconds it is advanced, so a change made over LDAP on DC01 reaches its
+   partners after the notification delay (15 s, then 3 s per further partner, R-REPL-41) of
+   real time.  Two modes (``dcemu.runtime.liveclock``):
+   - *wall clock* (``lab up``'s default): the lab clock is the host's UTC time, so NTLM
+     timestamps, currentTime, certificates and Kerberos agree with clients on the host; a lab
+     whose clock is behind jumps forward to now at start (never back: a lab ahead of the host,
+     from an earlier ``--time-scale`` run, goes on from its own time);
+   - *virtual* (``--time-scale`` / ``--start``, tests, scenarios): ``start + (real elapsed) *
+     time_scale``, deterministic under an injected ``time_source``;
 4. on SIGINT/SIGTERM (or ``dcemu lab down``, which sends SIGTERM): close the listeners, save
    and close the lab (the hosts park their running guests), remove ``run/live.json``.
 
@@ -43,8 +49,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..clock import wall_now
 from ..errors import DcemuError
+from .kdc import kerberos_services, start_kerberos
+from .liveclock import LiveClock
 from .server import DcListener
+from .services import close_extra_listeners, services_of, start_extra_listeners
 
 log = logging.getLogger("dcemu.live")
 T = TypeVar("T")
@@ -150,21 +160,23 @@ def can_bind(address: str, port: int) -> bool:
 
 
 def free_port_base(addresses: list[str], *, attempts: int = 50) -> int:
-    """A port base N such that N+389 and N+636 are free on every address (for tests and --port-base auto)."""
+    """A port base N such that N+389, N+636, N+3268, N+3269 (TCP) and N+389 (UDP, CLDAP) are free on every
+    address (for tests and --port-base auto)."""
     for _ in range(attempts):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind((addresses[0] if addresses else "127.0.0.1", 0))
             port = s.getsockname()[1]
         base = port - 389
-        if base <= 0 or base + 636 > 65535:
+        if base <= 0 or base + 3269 > 65535:
             continue
-        if all(_free(a, base + 389) and _free(a, base + 636) for a in addresses):
+        if all(_free(a, base + 389) and _free(a, base + 636) and _free(a, base + 3268) and _free(a, base + 3269)
+               and _free(a, base + 389, socket.SOCK_DGRAM) for a in addresses):
             return base
     raise DcemuError("no free pair of ports found for the lab's listeners")
 
 
-def _free(address: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def _free(address: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
         try:
             s.bind((address, port))
         except OSError:
@@ -179,6 +191,7 @@ class Endpoint:
     ldap_port: int
     ldaps_port: int | None
     listener: DcListener | None = None
+    extra: dict[str, Any] = field(default_factory=dict)     # more listeners: "cldap", "gc" (their close())
 
     @property
     def ldap_url(self) -> str:
@@ -196,6 +209,11 @@ class LiveOptions:
     port_base: int | None = None              # None: 389/636 if bindable, else 10389/10636
     tls: bool = True
     time_scale: float = 1.0
+    #: Follow the host's wall clock (``lab up``'s default); False: the virtual clock above.
+    wall_clock: bool = False
+    #: The lab clock's first instant for a new lab, or a jump forward for an existing one (virtual mode).
+    start: _dt.datetime | None = None
+    wall_source: Callable[[], _dt.datetime] = wall_now
     tick_interval: float | None = 0.25        # None: ticks only when tick() is called (tests)
     save_interval: float = 30.0
     time_source: Callable[[], float] = time.monotonic
@@ -215,13 +233,13 @@ class LiveLab:
         self.lab: Any = None
         self.endpoints: dict[str, Endpoint] = {}
         self.created = False
-        self._real0 = 0.0
-        self._virtual0: _dt.datetime | None = None
+        self.clock = LiveClock(self.options)
         self._tick_handle: asyncio.TimerHandle | None = None
         self._last_save = 0.0
         self._pending: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ports: tuple[int, int] = (389, 636)
+        self.kerberos: dict[str, Any] = {}        # name -> dcemu.runtime.kdc.KerberosListener
 
     # --- start and stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -232,6 +250,7 @@ class LiveLab:
         try:
             if (self.directory / LAB_FILE).exists():
                 self.lab = Lab.open(self.directory)
+                self.clock.catch_up(self.lab.clock)
                 if self.options.admin_password:
                     self._set_admin_password(self.options.admin_password)
             else:
@@ -244,9 +263,8 @@ class LiveLab:
                 if guest.dc is not None:
                     await self._serve(name, guest.dc)
             self.lab.repl.scheduler.start()
-            self._real0 = self.options.time_source()
-            self._virtual0 = self.lab.clock.now()
-            self._last_save = self._real0
+            self.clock.begin(self.lab.clock)
+            self._last_save = self.options.time_source()
             if self.options.tick_interval:
                 self._tick_handle = self.loop.call_later(self.options.tick_interval, self._auto_tick)
             self.write_run_state()
@@ -262,7 +280,7 @@ class LiveLab:
         if self.options.admin_password:
             topo = replace(topo, admin_password=self.options.admin_password)
         say = self.progress.note if self.progress is not None else None
-        return build_lab(topo, self.directory, progress=say)
+        return build_lab(topo, self.directory, progress=say, start=self.clock.new_lab_start())
 
     def _set_admin_password(self, password: str) -> None:
         """``--admin-password`` on an existing lab: reset Administrator's password (on the PDC emulator)."""
@@ -307,6 +325,9 @@ class LiveLab:
             if endpoint.listener is not None:
                 await endpoint.listener.close()
                 endpoint.listener = None
+            await close_extra_listeners(endpoint.extra)
+        for kerberos in [self.kerberos.pop(n) for n in list(self.kerberos)]:
+            await kerberos.close()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.endpoints.clear()
@@ -322,10 +343,10 @@ class LiveLab:
     # --- the clock --------------------------------------------------------------------------------
     def tick(self) -> int:
         """Advance the lab clock to real time (scaled); fires due timers; returns how many fired."""
-        if self.lab is None or self._virtual0 is None:
+        target = self.clock.target()
+        if self.lab is None or target is None:
             return 0
         now = self.options.time_source()
-        target = self._virtual0 + _dt.timedelta(seconds=(now - self._real0) * self.options.time_scale)
         fired = 0
         if target > self.lab.clock.now():
             fired = self.lab.clock.advance_to(target)
@@ -336,9 +357,7 @@ class LiveLab:
 
     def advance(self, seconds: float) -> int:
         """Let ``seconds`` of lab time pass now (as if that much real time had gone by), then tick."""
-        if seconds < 0:
-            raise ValueError("time does not run backwards")
-        self._real0 -= seconds / self.options.time_scale
+        self.clock.skip(seconds)
         return self.tick()
 
     def _auto_tick(self) -> None:
@@ -389,7 +408,11 @@ class LiveLab:
             raise DcemuError(f"{name}: cannot listen on {address}:{ldap_port}/{ldaps_port} ({exc.strerror or exc}); "
                              f"use --port-base N (ports N+389 and N+636) or --address-base") from None
         endpoint = Endpoint(name, address, ldap_port, ldaps_port if ctx else None, listener)
+        endpoint.extra = await start_extra_listeners(self, name, dc, address, ldap_port - 389, ctx)
         self.endpoints[name] = endpoint
+        if (old := self.kerberos.pop(name, None)) is not None:
+            await old.close()
+        self.kerberos[name] = await start_kerberos(dc, address, ldap_port - 389, self.lab.clock.now())
         return endpoint
 
     def _attached(self, guest: Any) -> None:
@@ -405,14 +428,23 @@ class LiveLab:
         if self.loop is None or endpoint is None or endpoint.listener is None:
             return
         listener, endpoint.listener = endpoint.listener, None
-        task = self.loop.create_task(listener.close())
+        extra, endpoint.extra = endpoint.extra, {}
+        task = self.loop.create_task(_close_all(listener, extra))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        for closing in (self.kerberos.pop(guest.vm_name, None),):
+            if closing is not None:
+                task = self.loop.create_task(closing.close())
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
 
     async def _reserve(self, name: str, dc: Any) -> None:
         endpoint = self.endpoints.get(name)
         if endpoint is not None and endpoint.listener is not None:
             await endpoint.listener.close()
+        if endpoint is not None:
+            await close_extra_listeners(endpoint.extra)
+            endpoint.extra = {}
         try:
             await self._serve(name, dc)
         except DcemuError as exc:
@@ -439,15 +471,15 @@ class LiveLab:
                         "serving": endpoint.listener is not None,
                         "mode": guest.mode if guest is not None else "off",
                         "certificate": str((self.directory / "certs" / name / "ldaps-cert.pem").resolve())
-                        if endpoint.ldaps_port else None})
+                        if endpoint.ldaps_port else None,
+                        "services": {**services_of(endpoint), **kerberos_services(self.kerberos.get(name))}})
         netbios = str(forest.get("netbios_name", ""))
         return {"running": True, "pid": os.getpid(), "lab_dir": str(self.directory.resolve()),
                 "forest": {"dns_name": dns, "netbios_name": netbios, "domain_sid": domain_sid, "base_dn": domain_dn},
                 "admin": {"user": f"Administrator@{dns}", "password": forest.get("admin_password"),
                           "netbios_user": f"{netbios}\\Administrator",
                           "dn": f"CN=Administrator,CN=Users,{domain_dn}" if domain_dn else None},
-                "clock": {"virtual_start": self._virtual0.isoformat() if self._virtual0 else None,
-                          "time_scale": self.options.time_scale},
+                "clock": self.clock.status(),
                 "dcs": dcs}
 
     def write_run_state(self) -> None:
@@ -469,6 +501,11 @@ class LiveLab:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+
+async def _close_all(listener: DcListener, extra: dict[str, Any]) -> None:
+    await listener.close()
+    await close_extra_listeners(extra)
 
 
 def run_live(directory: str | Path, options: LiveOptions | None = None, *, progress: Any = None,

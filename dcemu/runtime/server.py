@@ -67,6 +67,10 @@ class DcListener:
             await server.wait_closed()
         self._servers.clear()
 
+    def new_session(self, tls: bool) -> LdapSession:
+        """The sans-IO session of one new connection (the GC listener makes GC sessions)."""
+        return LdapSession(self.dc, tls=tls)
+
     async def _serve_plain(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._serve(reader, writer, tls=False)
 
@@ -80,7 +84,7 @@ class DcListener:
             self._tasks.add(task)
         self._writers.add(writer)
         conn = ServerConnection(max_pdu_size=MAX_PDU)
-        session = LdapSession(self.dc, tls=tls)
+        session = self.new_session(tls)
         try:
             while True:
                 data = await reader.read(READ_CHUNK)

@@ -186,10 +186,12 @@ class BindHandler:
     def principal_for(self, obj: StoredObject, method: str) -> Principal:
         """The session's principal after a successful logon (an RODC then asks to cache the secret)."""
         from ..dsa.access import is_admin
+        from ..dsa.logons import record_logon
         from ..dsa.rodc import is_rodc, logon_forwarded
         d = self.d
         if obj.first("unicodePwd") is None and is_rodc(d):
             logon_forwarded(self.session.dc, obj)
+        record_logon(d, obj)                    # lastLogon / lastLogonTimestamp (dcemu.dsa.logons)
         return Principal(obj.dn, str(obj.first("sAMAccountName", "")), str(d.store.state("netbiosName")), method,
                          lambda: is_admin(d, obj))
 

@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 
 from ..dsa.rootdse import root_dse, select
 from ..dsa.search import SearchSpec
+from ..dsa.security import readable_sd_parts
 from ..errors import OperationsError, SizeLimitExceeded, TimeLimitExceeded, ldap_err
 from ..ldap import controls as C
 from ..ldap.encoding import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
 from ..store.interface import Value
+from .gc import gc_attributes, gc_search
 
 if TYPE_CHECKING:
     from ..ldap.connection import ServerConnection
@@ -84,7 +86,7 @@ class SearchHandler:
                                              (C.PagedResults(0, b"").to_control(),)))
             guids, position, refs = state.guids, state.position, []
         else:
-            guids, refs = self.searcher.search_guids(spec)
+            guids, refs = gc_search(self.searcher, spec) if self.session.gc else self.searcher.search_guids(spec)
             position = 0
         limit = req.size_limit or 0
         page = MAX_PAGE_SIZE if paged is None else max(1, min(paged.size or MAX_PAGE_SIZE, MAX_PAGE_SIZE))
@@ -98,7 +100,9 @@ class SearchHandler:
             if paged is None:
                 size_exceeded = True
         attrs = list(req.attributes)
-        shape = (tuple(attrs), req.types_only, sd.flags if sd else None, (ext.flag or 0) if ext else None)
+        principal = self.session.principal
+        sd_flags = readable_sd_parts(sd.flags if sd else None, principal is not None and principal.is_admin)
+        shape = (tuple(attrs), req.types_only, sd_flags, (ext.flag or 0) if ext else None, self.session.gc)
         # timeLimit (RFC 4511 4.5.1.5) is wall-clock processing time, capped by MaxQueryDuration.
         budget = min(req.time_limit or MAX_QUERY_DURATION, MAX_QUERY_DURATION)
         deadline = self.elapsed() + budget
@@ -148,6 +152,8 @@ class SearchHandler:
         reader = self.searcher.reader
         types_only, sd_flags, ext = shape[1], shape[2], shape[3]
         entry = reader.entry(obj, attrs, types_only=types_only, sd_flags=sd_flags, extended_dn=ext)
+        if shape[4]:
+            entry = gc_attributes(d, entry)
         if obj.dn.lower() == self._aggregate_dn():
             entry += self._subschema(attrs)
         name = reader.extended(obj.dn, ext) if ext is not None else obj.dn

@@ -51,6 +51,7 @@ from ..ldap.messages import (
     SearchResultReference,
     UnbindRequest,
 )
+from . import gc
 from .binds import BindHandler, Principal
 from .searching import SearchHandler
 
@@ -80,6 +81,8 @@ class LdapSession:
     tls: bool = False
     principal: Principal | None = None
     flags: SessionFlags = field(default_factory=SessionFlags)
+    #: A Global Catalog session (ports 3268/3269): PAS only, whole forest, read-only (dcemu.service.gc).
+    gc: bool = False
 
     def __post_init__(self) -> None:
         self.binds = BindHandler(self)
@@ -113,6 +116,8 @@ class LdapSession:
             return self.binds.handle(conn, msg)
         handler = self._dispatch[kind]
         try:
+            if kind in _WRITES and self.gc:
+                raise gc.refuse_write()
             if kind in _WRITES and rodc.is_rodc(self.dc.directory):
                 # An RODC refers every write to a writable DC (MS-ADTS 3.1.1.5.1, dcemu.dsa.rodc).
                 self.require_bound()

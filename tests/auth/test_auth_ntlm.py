@@ -182,15 +182,33 @@ def test_impacket_sicily_negotiate_without_signing(make_server, password):
     assert result.exported_session_key == exported == result.session_base_key
 
 
-def test_ntlmv1_is_refused(make_server, password):
-    """Policy: NTLMv1 responses (24 bytes) are refused as on a DC at LmCompatibilityLevel 5."""
+@pytest.mark.parametrize("ess", [False, True], ids=["plain", "extended-session-security"])
+def test_ntlmv1_is_accepted_at_the_default_lmcompatibilitylevel(make_server, password, ess):
+    """A 2012 R2 DC at LmCompatibilityLevel 3 accepts NTLMv1 (MS-NLMP 3.3.1), plain and with ESS (the NTLM2
+    session response OpenLDAP's ``-Y NTLM`` and impacket send); the keys agree with impacket's (3.4.5.1)."""
     server = make_server()
     negotiate = getNTLMSSPType1("", "CORP", use_ntlmv2=False)
-    type3, _ = getNTLMSSPType3(negotiate, server.challenge(negotiate.getData()), "alice", password, "CORP",
-                               use_ntlmv2=False)
+    if not ess:
+        negotiate["flags"] &= ~N.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
+    type3, exported = getNTLMSSPType3(negotiate, server.challenge(negotiate.getData()), "alice", password, "CORP",
+                                      use_ntlmv2=False)
     assert len(type3["ntlm"]) == 24
     result = server.authenticate(type3.getData())
-    assert (result.success, result.ad_error) == (False, "52e")
+    assert result.success and bool(result.flags & N.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY) == ess
+    assert result.exported_session_key == exported
+
+
+def test_ntlmv1_with_a_wrong_password_and_at_level_5_is_refused(make_server, password):
+    server = make_server()
+    negotiate = getNTLMSSPType1("", "CORP", use_ntlmv2=False)
+    type3, _ = getNTLMSSPType3(negotiate, server.challenge(negotiate.getData()), "alice", "wrong", "CORP",
+                               use_ntlmv2=False)
+    assert (server.authenticate(type3.getData()).ad_error) == "52e"
+    hardened = make_server()
+    hardened.lm_compatibility_level = 5
+    type3, _ = getNTLMSSPType3(negotiate, hardened.challenge(negotiate.getData()), "alice", password, "CORP",
+                               use_ntlmv2=False)
+    assert (hardened.authenticate(type3.getData()).ad_error) == "52e"
 
 
 def test_anonymous_null_session(make_server, directory):

@@ -44,10 +44,11 @@ def test_the_ace_on_the_domain_head_grants_cloneable_domain_controllers(dc) -> N
     head = d.find(DOMAIN)
     grantees = control_access_grantees(head.first("nTSecurityDescriptor"), DS_CLONE_DOMAIN_CONTROLLER)
     group_sid = _sid(d, CLONEABLE)
-    # The object ACE for the right names Cloneable Domain Controllers; full-control ACEs (Domain and
-    # Enterprise Admins, SYSTEM) carry every extended right too; Authenticated Users only read.
+    # The object ACE for the right names Cloneable Domain Controllers; the generic ACEs of Domain and
+    # Enterprise Admins, Administrators and SYSTEM carry every extended right (CR) too; Authenticated
+    # Users only read (the 2012 R2 default domain-head descriptor, dcemu.dsa.default_sds).
     assert group_sid.rid == 522 and group_sid in grantees
-    assert {g.text.rsplit("-", 1)[-1] for g in grantees} == {"522", "512", "519", "18"}
+    assert {g.text.rsplit("-", 1)[-1] for g in grantees} == {"522", "512", "519", "544", "18"}
     right = d.find(f"CN=DS-Clone-Domain-Controller,CN=Extended-Rights,CN=Configuration,{DOMAIN}")
     assert right.first("rightsGuid") == str(DS_CLONE_DOMAIN_CONTROLLER)
     assert right.first("appliesTo") == "19195a5b-6da0-11d0-afd3-00c04fd930c9"       # domainDNS

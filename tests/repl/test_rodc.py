@@ -201,7 +201,7 @@ def test_cache_secret_allowed_copies_the_secrets_and_records_the_account(lab: Ro
     _allow(lab, user)
     assert ro.directory.find(user).first("unicodePwd") is None
     cached = rodc.cache_secret(ro, dc1, user)
-    assert cached.attributes == ("unicodePwd",)
+    assert cached.attributes == ("supplementalCredentials", "unicodePwd")   # the NT hash and the Kerberos keys
     source, local = dc1.directory.find(user), ro.directory.find(user)
     assert local.first("unicodePwd") == source.first("unicodePwd") == sam.compute_nthash(PASSWORD)
     assert local.meta["unicodePwd"].stamp() == source.meta["unicodePwd"].stamp()
