@@ -14,14 +14,19 @@ from .common import emit, json_option, lab_dir_option, opened_lab
 @lab_dir_option
 @json_option
 def check(lab_dir: Path, as_json: bool) -> None:
-    """Look for duplicate SIDs, objects that differ between DCs, lingering objects and quarantined DCs.
+    """Look for duplicate SIDs, objects that differ between DCs, lingering objects, quarantined DCs and accounts
+    whose Kerberos keys differ between DCs (logons that fail on some DCs only).
 
     Exits 1 when anything is found (for CI), 0 when the lab is healthy.
     """
+    from ..kerberos.divergence import key_differences
     from ..lab.observe import final, problems
     with opened_lab(lab_dir) as lab:
         report = final(lab)
+        report["key_differences"] = key_differences(lab.running_dcs())
     found = problems(report)
+    if report["key_differences"]:
+        found.append(f"{len(report['key_differences'])} account(s) whose Kerberos keys differ between DCs")
     emit({**report, "ok": not found, "problems": found}, as_json, _render)
     if found:
         click.get_current_context().exit(1)
@@ -29,7 +34,8 @@ def check(lab_dir: Path, as_json: bool) -> None:
 
 def _render(r: dict[str, Any]) -> str:
     if r["ok"]:
-        return "OK: no duplicate SIDs, no differences between DCs, no lingering objects, no quarantined DC"
+        return ("OK: no duplicate SIDs, no differences between DCs, no lingering objects, no quarantined DC, "
+                "no Kerberos key differences")
     lines = ["PROBLEMS: " + "; ".join(r["problems"])]
     for dup in r["duplicate_sids"]:
         lines.append(f"duplicate SID {dup['sid']}:")
@@ -41,6 +47,9 @@ def _render(r: dict[str, Any]) -> str:
         lines.append(f"... {len(r['divergence']) - 20} more differences (use --json)")
     for x in r["lingering"]:
         lines.append(f"lingering on {x['dc']} (unknown to {x['reference']}): {x['dn']}")
+    for k in r.get("key_differences", []):
+        held = ", ".join(f"{dc}: kvno {v['kvno']} key {v['fingerprint']}" for dc, v in sorted(k["keys"].items()))
+        lines.append(f"keys differ: {k['account']} ({held})")
     for name in r["quarantined"]:
         lines.append(f"quarantined (USN rollback detected): {name}")
     return "\n".join(lines)

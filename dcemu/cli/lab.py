@@ -72,8 +72,14 @@ def topology(check_file: Path | None, as_json: bool) -> None:
                                         "(ISO 8601, e.g. 2026-01-05T09:00:00Z; a new lab is built then, an "
                                         "existing one jumps forward to it). Default: the host's wall clock.")
 @click.option("--no-tls", is_flag=True, help="Serve plain LDAP only (no LDAPS, no StartTLS).")
+@click.option("--web", is_flag=True, help="Also serve the classroom view (a browser page of the DCs, live) "
+                                          "on http://127.0.0.1:8023/.")
+@click.option("--web-bind", metavar="ADDR[:PORT]", help="Serve the classroom view here instead (implies --web; "
+                                                       "port 0 picks a free one); beyond loopback it needs the "
+                                                       "token printed at start.")
 def up(lab_dir: Path, admin_password: str | None, topology_file: Path | None, address_base: str | None,
-       port_base: int | None, time_scale: float | None, start: str | None, no_tls: bool) -> None:
+       port_base: int | None, time_scale: float | None, start: str | None, no_tls: bool, web: bool,
+       web_bind: str | None) -> None:
     """Serve LDAP and LDAPS on every DC until interrupted (creates the default lab in a new --dir).
 
     Each DC listens on its own loopback address.  The lab's clock is the host's wall clock
@@ -84,13 +90,17 @@ def up(lab_dir: Path, admin_password: str | None, topology_file: Path | None, ad
     """
     from ..lab.topology import load_topology
     from ..runtime.live import LiveOptions, run_live
+    from ..runtime.web import WebOptions, parse_bind
+    if web_bind:
+        parse_bind(web_bind)
     if time_scale is not None and not (0 < time_scale < float("inf")):
         raise click.BadParameter("must be a positive finite number", param_hint="--time-scale")
     start_at = _parse_start(start) if start is not None else None
     options = LiveOptions(admin_password=admin_password, address_base=address_base, port_base=port_base,
                           tls=not no_tls, time_scale=time_scale if time_scale is not None else 1.0,
                           wall_clock=time_scale is None and start_at is None, start=start_at,
-                          topology=load_topology(topology_file) if topology_file else None)
+                          topology=load_topology(topology_file) if topology_file else None,
+                          web=WebOptions(bind=web_bind) if web or web_bind else None)
     run_live(lab_dir, options, progress=_Notes(), on_ready=lambda live: _announce(live, lab_dir))
     click.echo("lab saved; listeners closed.")
 
@@ -141,6 +151,10 @@ def _announce(live: Any, lab_dir: Path) -> None:
         click.echo(f"  python3 -c \"import ldap3; c = ldap3.Connection(ldap3.Server('{first['ldap_url']}'), "
                    f"user='{netbios_user}', password='{admin['password']}', authentication=ldap3.NTLM, "
                    f"auto_bind=True); print(c.extend.standard.who_am_i())\"")
+    if status.get("web"):
+        click.echo(f"\nClassroom view: {status['web']['url']}")
+        if status["web"]["token_required"]:
+            click.echo("  (the token in that URL is needed by every browser that opens the view)")
     click.echo(f"\nStatus as JSON: dcemu lab status --dir {lab_dir} --json")
     click.echo(f"Press Ctrl+C to stop (or run: dcemu lab down --dir {lab_dir}).", nl=True)
 

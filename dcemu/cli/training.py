@@ -146,8 +146,12 @@ def _step_range(text: str | None) -> range | None:
               help="Write the timeline as PNG here (needs headless Chromium).")
 @click.option("--steps", "step_range", help="Only these steps in the SVG/PNG timeline, e.g. 3-9.")
 @click.option("--title", help="Heading of the report and timeline.")
+@click.option("--serve", is_flag=True, help="Replay RESULT step by step in the classroom view (a browser page on "
+                                            "http://127.0.0.1:8023/) until Ctrl+C.")
+@click.option("--web-bind", metavar="ADDR[:PORT]", help="With --serve: listen here (port 0 picks a free one); "
+                                                       "beyond loopback it needs the token printed at start.")
 def report_command(results: tuple[str, ...], html_out: str | None, svg_out: str | None, png_out: str | None,
-                   step_range: str | None, title: str | None) -> None:
+                   step_range: str | None, title: str | None, serve: bool, web_bind: str | None) -> None:
     """Turn scenario results into an HTML report and timeline pictures for slides.
 
     RESULT is a file written by 'dcemu scenario run ... --json' or 'dcemu demo ... --json'.
@@ -158,8 +162,11 @@ def report_command(results: tuple[str, ...], html_out: str | None, svg_out: str 
     from ..training.export import svg_to_png
     from ..training.report import render_report
     from ..training.timeline import render_timeline
+    if serve:
+        _serve_replay(results, web_bind)
+        return
     if not (html_out or svg_out or png_out):
-        raise click.UsageError("say what to write: --html, --svg and/or --png")
+        raise click.UsageError("say what to write: --html, --svg and/or --png, or --serve")
     steps = _step_range(step_range)
     try:
         docs = [results_mod.load(p) for p in results]
@@ -175,5 +182,22 @@ def report_command(results: tuple[str, ...], html_out: str | None, svg_out: str 
         if png_out:
             svg_to_png(svg, png_out)
             click.echo(f"Timeline picture written to {png_out}")
+    except DcemuError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _serve_replay(results: tuple[str, ...], web_bind: str | None) -> None:
+    """``dcemu report RESULT --serve``: the replay in the classroom view (dcemu.web.replay)."""
+    import asyncio
+
+    from ..runtime.web import WebOptions, serve_replay
+    if len(results) != 1:
+        raise click.UsageError("--serve replays one RESULT (a comparison file holds several runs)")
+
+    def ready(server: Any) -> None:
+        click.echo(f"Replaying {results[0]} in the classroom view: {server.url}")
+        click.echo("Press Ctrl+C to stop.")
+    try:
+        asyncio.run(serve_replay(results[0], WebOptions(bind=web_bind), on_ready=ready))
     except DcemuError as exc:
         raise click.ClickException(str(exc)) from exc

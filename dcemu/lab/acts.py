@@ -192,11 +192,22 @@ def set_attribute(lab: Any, dc: str, dn: str, attribute: str, *values: Any) -> N
     ops.modify(lab.dc(dc).directory, dn, [ops.Change("replace", attribute, tuple(values))])
 
 
+def set_password(lab: Any, dc: str, user: str, password: str) -> str:
+    """An administrator's password reset of ``user`` (sAMAccountName) at ``dc``; returns its DN."""
+    from ..dsa import ops, sam
+    d = lab.dc(dc).directory
+    obj = next((o for o in d.lookup("sAMAccountName", user) if not o.deleted), None)
+    if obj is None:
+        raise ActError(f"{dc}: no user {user!r}")
+    ops.modify(d, obj.dn, [ops.Change("replace", "unicodePwd", (sam.quoted_password(password),))], system=True)
+    return obj.dn
+
+
 def advance(lab: Any, seconds: float) -> int:
     """Advance the lab's virtual clock; timers due meanwhile fire (notifications, Replica cycles ...)."""
     return lab.clock.advance(seconds)
 
 
 __all__ = ["ActError", "advance", "clear_dsrm_flag", "copy_disk_over", "create_users", "enable_hyperv_replica",
-           "fail_over", "reboot", "recovery_points", "restart_ntds", "revert_checkpoint", "save_disk_copy",
+           "fail_over", "reboot", "set_password", "recovery_points", "restart_ntds", "revert_checkpoint", "save_disk_copy",
            "set_attribute", "set_dsrm_flag", "set_registry_value"]

@@ -235,6 +235,21 @@ def _lingering(x: CheckInput, min: int | None, max: int | None) -> tuple[bool, s
     return _count_ok(len(found), min, max), f"{len(found)} lingering"
 
 
+@expectation("kerberos", "A Kerberos logon (AS exchange) against one DC's KDC, from that DC's replica: result = "
+             "\"ok\" or the KRB-ERROR name Windows returns (KDC_ERR_PREAUTH_FAILED, KDC_ERR_C_PRINCIPAL_UNKNOWN, ...).",
+             lambda dc, user, password, result: f"kinit {user} on {dc}: {result}",
+             dc=Param("str"), user=Param("str"), password=Param("str"), result=Param("str", "ok"))
+def _kerberos(x: CheckInput, dc: str, user: str, password: str, result: str) -> tuple[bool, str]:
+    from ..kerberos.probe import logon
+    from .inspect import InspectError, running_directory
+    try:
+        directory = running_directory(x.lab, dc)
+    except InspectError as exc:
+        return False, str(exc)
+    got = logon(directory, user, password, x.lab.entropy.fork(f"kerberos-check/{dc}"))
+    return got == result, got
+
+
 # --- across steps -----------------------------------------------------------------------------------
 # ``{ that = "sids_new" }``: a RID committed in a transaction must never be reused in the domain
 # (R-RID-10); a restored DC whose pool was not invalidated (R-SAFE-02, R-RID-40) hands the same

@@ -234,6 +234,11 @@ def _require_running(lab: Any, dc: str) -> Any:
     return running
 
 
+def running_directory(lab: Any, dc: str) -> Any:
+    """The Directory of a DC running as a DC (InspectError otherwise): what its KDC answers from."""
+    return _require_running(lab, dc).directory
+
+
 def utd_vector(lab: Any, dc: str, nc: str | None = None, *, nocache: bool = False) -> tuple[Any, ...]:
     """``repadmin /showutdvec <dc> <nc>`` as ``dcemu.repl.views.UtdRow`` rows (default NC: the domain)."""
     from ..repl import views

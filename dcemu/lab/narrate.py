@@ -81,6 +81,7 @@ LEADS: dict[str, Callable[[dict, dict, dict], str]] = {
     "add_member": lambda a, o, s: f"{a['dc']} added {a['member']} to {a['group']}",
     "modify": lambda a, o, s: f"{a['dc']} changed {a['attribute']} of {a['dn']}",
     "delete": lambda a, o, s: f"{a['dc']} deleted {a['dn']}",
+    "set_password": lambda a, o, s: f"{a['dc']} reset {a['user']}'s password (new Kerberos keys)",
     "replicate": _lead_replicate,
     "syncall": lambda a, o, s: f"{a.get('dc') or 'every DC'} pulled from all its partners",
     "converge": lambda a, o, s: f"replication ran everywhere until quiet ({_plural((o or {}).get('rounds', 0), 'round')})",
@@ -109,6 +110,7 @@ LEADS: dict[str, Callable[[dict, dict, dict], str]] = {
     "seize_role": lambda a, o, s: f"{a['to']} seized {a['role']}",
     "invalidate_rid_pool": lambda a, o, s: f"{a['dc']}'s RID pool was invalidated",
     "check": lambda a, o, s: "the lab was checked",
+    "scheduled": lambda a, o, s: "the lab's own schedule ran (change notification, periodic replication, LDAP writes)",
     "clone_prepare": lambda a, o, s: f"{a['dc']} was prepared for cloning (Cloneable Domain Controllers, "
     f"excluded applications checked, DCCloneConfig.xml written)",
     "clone_export": lambda a, o, s: f"Hyper-V exported the shut-down {a['dc']}",

@@ -339,7 +339,6 @@ def _run(scenario: Scenario, topo: Topology, work: Path, cache_dir: str | Path |
 
 def _run_step(lab: Any, tracer: Any, ctx: steps.StepContext,
               step: Step) -> tuple[dict[str, Any], bool, dict[str, Any]]:
-    from .narrate import narrate
     tracer.begin()
     error: str | None = None
     outcome = None
@@ -347,19 +346,7 @@ def _run_step(lab: Any, tracer: Any, ctx: steps.StepContext,
         outcome = steps.ACTIONS[step.action].run(ctx, **step.args)
     except STEP_ERRORS as exc:
         error = f"{type(exc).__name__}: {str(exc).strip()}"
-    trace = tracer.end()
-    record: dict[str, Any] = {
-        "index": step.index, "action": step.action, "args": step.args, "time": lab.clock.now().isoformat(),
-        "narration": "", "note": step.note,
-        "writes": sorted(trace.writes, key=lambda w: (w["dc"], w["usn"])),
-        "replications": [link.to_dict() for _, link in sorted(trace.links.items())],
-        "identity_changes": trace.identity_changes,
-        "events": trace.events,
-        "state": observe.states(lab),
-        "checks": [],
-        "error": error,
-    }
-    record["narration"] = narrate(step.action, step.args, outcome, record, error)
+    record = record_step(lab, tracer, step.index, step.action, step.args, outcome, error, note=step.note)
     data = expectations.CheckInput(lab, record, error)
     record["checks"] = [expectations.evaluate(kind, args, data) for kind, args in step.expect]
     expected_failure = any(kind == "fails" for kind, _ in step.expect)
@@ -368,6 +355,30 @@ def _run_step(lab: Any, tracer: Any, ctx: steps.StepContext,
         record["checks"].append({"expect": "the step succeeds", "ok": False, "detail": error})
         stop = True
     return record, stop, data.memo
+
+
+def record_step(lab: Any, tracer: Any, index: int, action: str, args: dict[str, Any], outcome: Any,
+                error: str | None, *, note: str = "") -> dict[str, Any]:
+    """End ``tracer``'s step and shape it as one ``steps[]`` record of a result, narrated (checks empty).
+
+    The scenario runner and the live web view (dcemu.web) both record steps through this, so a
+    live class and a report of the same actions show the same records.
+    """
+    from .narrate import narrate
+    trace = tracer.end()
+    record: dict[str, Any] = {
+        "index": index, "action": action, "args": args, "time": lab.clock.now().isoformat(),
+        "narration": "", "note": note,
+        "writes": sorted(trace.writes, key=lambda w: (w["dc"], w["usn"])),
+        "replications": [link.to_dict() for _, link in sorted(trace.links.items())],
+        "identity_changes": trace.identity_changes,
+        "events": trace.events,
+        "state": observe.states(lab),
+        "checks": [],
+        "error": error,
+    }
+    record["narration"] = narrate(action, args, outcome, record, error)
+    return record
 
 
 def _scrub(value: Any, paths: list[str]) -> Any:

@@ -119,6 +119,13 @@ def _modify(ctx: StepContext, dc: str, dn: str, attribute: str, value: Any) -> d
     return {"dn": dn}
 
 
+@action("set_password", "Reset a user's password on a DC (unicodePwd and the Kerberos keys: one originating write).",
+        dc=Param("str"), user=Param("str", help="sAMAccountName"), password=Param("str"))
+def _set_password(ctx: StepContext, dc: str, user: str, password: str) -> dict[str, Any]:
+    from .acts import set_password
+    return {"dn": set_password(ctx.lab, dc, user, password)}
+
+
 @action("delete", "Delete an object (it becomes a tombstone).", dc=Param("str"), dn=Param("str"))
 def _delete(ctx: StepContext, dc: str, dn: str) -> dict[str, Any]:
     from ..dsa import ops

@@ -134,9 +134,13 @@ def dsa(d: Directory, dsa_guid: str) -> DsaInfo | None:
     return dsa_from_object(d, obj)
 
 
-def invocation_owner(d: Directory, invocation_id: str) -> tuple[DsaInfo, bool] | None:
-    """(DC, retired?) for an invocationId, from current ids first, then retired signatures."""
-    dsas = list_dsas(d)
+def invocation_owner(d: Directory, invocation_id: str,
+                     dsas: list[DsaInfo] | None = None) -> tuple[DsaInfo, bool] | None:
+    """(DC, retired?) for an invocationId, from current ids first, then retired signatures.
+
+    ``dsas``: ``list_dsas(d)`` when the caller resolves many ids at once (one scan of CN=Sites).
+    """
+    dsas = list_dsas(d) if dsas is None else dsas
     for info in dsas:
         if info.invocation_id == invocation_id:
             return info, False

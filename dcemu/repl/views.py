@@ -39,11 +39,12 @@ def dsa_display(d: Directory, dsa_guid: str) -> str:
     return info.display if info is not None else dsa_guid
 
 
-def invocation_display(d: Directory, invocation_id: str, *, nocache: bool = False) -> tuple[str, bool]:
+def invocation_display(d: Directory, invocation_id: str, *, nocache: bool = False,
+                       dsas: list[topology.DsaInfo] | None = None) -> tuple[str, bool]:
     """(name, retired?) for an invocationId as /showutdvec and /showobjmeta print it."""
     if nocache:
         return invocation_id, False
-    owner = topology.invocation_owner(d, invocation_id)
+    owner = topology.invocation_owner(d, invocation_id, dsas)
     if owner is None:
         return invocation_id, False
     return owner[0].display, owner[1]
@@ -118,8 +119,9 @@ def showutdvec(dc: object, nc: str, *, nocache: bool = False) -> tuple[UtdRow, .
     d = _dir(dc)
     nc_guid = _nc_guid(d, nc)
     rows = []
+    dsas = None if nocache else topology.list_dsas(d)     # one scan of CN=Sites for every row
     for cursor in vectors.reported(d, nc_guid).cursors:
-        name, retired = invocation_display(d, cursor.uuid_dsa, nocache=nocache)
+        name, retired = invocation_display(d, cursor.uuid_dsa, nocache=nocache, dsas=dsas)
         rows.append(UtdRow(name, retired, cursor.uuid_dsa, cursor.usn_high_prop_update,
                            _when(cursor.time_last_sync_success)))
     return tuple(rows)

@@ -55,6 +55,7 @@ from .kdc import kerberos_services, start_kerberos
 from .liveclock import LiveClock
 from .server import DcListener
 from .services import close_extra_listeners, services_of, start_extra_listeners
+from .web import WebOptions, WebServer, start_live_web
 
 log = logging.getLogger("dcemu.live")
 T = TypeVar("T")
@@ -218,6 +219,7 @@ class LiveOptions:
     save_interval: float = 30.0
     time_source: Callable[[], float] = time.monotonic
     topology: Any = None                      # a Topology for a new lab (default topology otherwise)
+    web: WebOptions | None = None             # serve the classroom view (dcemu.web) too
 
 
 @dataclass
@@ -240,6 +242,7 @@ class LiveLab:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ports: tuple[int, int] = (389, 636)
         self.kerberos: dict[str, Any] = {}        # name -> dcemu.runtime.kdc.KerberosListener
+        self.web: WebServer | None = None
 
     # --- start and stop -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -267,6 +270,8 @@ class LiveLab:
             self._last_save = self.options.time_source()
             if self.options.tick_interval:
                 self._tick_handle = self.loop.call_later(self.options.tick_interval, self._auto_tick)
+            if self.options.web is not None:
+                self.web = await start_live_web(self, self.options.web)
             self.write_run_state()
         except BaseException:
             await self._teardown()
@@ -328,6 +333,9 @@ class LiveLab:
             await close_extra_listeners(endpoint.extra)
         for kerberos in [self.kerberos.pop(n) for n in list(self.kerberos)]:
             await kerberos.close()
+        if self.web is not None:
+            await self.web.close()
+            self.web = None
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.endpoints.clear()
@@ -480,7 +488,7 @@ class LiveLab:
                           "netbios_user": f"{netbios}\\Administrator",
                           "dn": f"CN=Administrator,CN=Users,{domain_dn}" if domain_dn else None},
                 "clock": self.clock.status(),
-                "dcs": dcs}
+                "dcs": dcs, **({"web": self.web.status()} if self.web is not None else {})}
 
     def write_run_state(self) -> None:
         if self.lab is not None:

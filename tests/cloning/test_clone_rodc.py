@@ -168,3 +168,22 @@ def test_r_clone_04_rodc_clones_have_unique_identities_and_replicate_inbound_onl
             clone.add_user("mallory", PASSWORD)
     for _, nc_guid in topology.naming_contexts(d1):                        # nobody pulls from them
         assert not any(rodc.is_rodc(d1, e.source_dsa) for e in reps_from(d1.store, nc_guid))
+
+
+def test_r_clstep_17_an_rodc_clone_gets_its_own_kerberos_keys(lab: Lab) -> None:
+    """Issue 16.4: the clone's new krbtgt_NNNNN and its new computer account each get fresh Kerberos keys."""
+    from dcemu.kerberos import keys
+    d1 = lab.dc("DC01").directory
+    source = d1.find(RODC1)
+    [source_krbtgt] = d1.links(source, "msDS-KrbTgtLink")
+    _import(lab, "C1")
+    workflow.start_clones(lab, ["C1"])
+    computer = d1.find(lab.dc("C1").identity.computer_dn)
+    [krbtgt_dn] = d1.links(computer, "msDS-KrbTgtLink")
+    new, old = (keys.stored_keys(d1.find(dn).first("supplementalCredentials")) for dn in (krbtgt_dn, source_krbtgt))
+    assert new.salt == f"CORP.EXAMPLE.COM{d1.find(krbtgt_dn).first('sAMAccountName')}"
+    assert new.current[keys.AES256] != old.current[keys.AES256]
+    mine = keys.stored_keys(computer.first("supplementalCredentials"))
+    theirs = keys.stored_keys(source.first("supplementalCredentials"))
+    assert mine.salt == "CORP.EXAMPLE.COMhostrodc1-cl0001.corp.example.com"
+    assert mine.current[keys.AES256] != theirs.current[keys.AES256]

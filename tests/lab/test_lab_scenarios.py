@@ -14,7 +14,7 @@ from dcemu.lab.tomlfile import InputFileError
 
 REQUIRED = {"safe-revert-2012", "usn-rollback-detected", "usn-rollback-undetected", "vhd-copied-over-disk",
             "hyperv-replica-unplanned-failover", "clone-success", "clone-not-in-group", "clone-excluded-app",
-            "clone-pdc-offline", "clone-malformed-xml"}
+            "clone-pdc-offline", "clone-malformed-xml", "kerberos-after-rollback"}
 
 
 def test_the_library_covers_the_required_stories() -> None:
