@@ -14,7 +14,11 @@ Fixtures
   ports), and bound ldap3 connections to its DCs.
 - ``run_scenario``: run a scenario file or a shipped scenario by name; returns its result.
 
-Markers: ``dcemu_topology(toml_or_path)``, ``dcemu_seed(n)``.
+- ``dcemu_sweep``: with ``@pytest.mark.dcemu_sweep(seeds=..., invariants=[...], templates=[...], steps=N)``,
+  random fault schedules checked against the built-in and the test's own invariants
+  (dcemu.sweep.plugin); ``dcemu_sweep.assert_ok()`` fails with every violation.
+
+Markers: ``dcemu_topology(toml_or_path)``, ``dcemu_seed(n)``, ``dcemu_sweep(seeds=, invariants=, templates=, steps=)``.
 
 Provisioning writes ~1,800 objects, so tests copy a session-wide template file instead of
 provisioning each time; the copy is byte-identical to a fresh provisioning with the same seed.
@@ -103,6 +107,8 @@ def dc(forest_template: Path, tmp_path: Path, virtual_clock: VirtualClock, dcemu
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dcemu_topology(toml_or_path): the topology of the lab fixtures")
     config.addinivalue_line("markers", "dcemu_seed(n): the seed of this test's lab (overrides --dcemu-seed)")
+    config.addinivalue_line("markers", "dcemu_sweep(seeds=, invariants=, templates=, steps=): random fault "
+                                       "schedules for the dcemu_sweep fixture")
 
 
 def _marked_topology(request: pytest.FixtureRequest, seed: int) -> object:
@@ -227,3 +233,11 @@ def run_scenario(dcemu_lab_cache: Path, tmp_path: Path) -> object:
         index = len(list(tmp_path.glob("scenario-*")))
         return run(find_scenario(ref), seed=seed, work_dir=tmp_path / f"scenario-{index}", cache_dir=dcemu_lab_cache)
     return go
+
+
+@pytest.fixture
+def dcemu_sweep(request: pytest.FixtureRequest, dcemu_lab_cache: Path) -> object:
+    """The ``dcemu_sweep`` marker's sweep, run in this process: a dcemu.sweep.plugin.SweepOutcome."""
+    from .sweep.plugin import run_marker
+    marker = request.node.get_closest_marker("dcemu_sweep")
+    return run_marker(dcemu_lab_cache, **(marker.kwargs if marker is not None else {}))

@@ -18,6 +18,7 @@ from .lab import lab
 from .repl import repl
 from .rid import rid
 from .scenario import scenario
+from .sweep import sweep
 
 
 @click.group(cls=DcemuGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -30,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (lab, hyperv, dc, repl, rid, fsmo, clock, check, scenario):
+for command in (lab, hyperv, dc, repl, rid, fsmo, clock, check, scenario, sweep):
     cli.add_command(command)
 
 

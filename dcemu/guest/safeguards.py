@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import faults
 from ..dsa import ops
 from ..errors import DcemuError, UnwillingToPerform, svc_err
 from ..eventlog import DIRECTORY_SERVICE, ERROR, INFORMATION, SOURCE_DS, SYSTEM, WARNING
@@ -133,7 +134,9 @@ def run_safeguards(guest: DcGuest, genid: bytes | None) -> bool:
             request_dsrm(guest, f"a new invocationID could not be created: {exc}")
             return False
         try:
-            if invalidate_rid_pool(dc, request_now=False):                      # R-SAFE-02, 16654
+            # faults.active: the seeded defect a sweep must find (off unless DCEMU_FAULTS names it).
+            if not faults.active(faults.SKIP_RID_INVALIDATION_ON_RESTORE) and \
+                    invalidate_rid_pool(dc, request_now=False):                 # R-SAFE-02, 16654
                 log(guest, 2205)
         except DcemuError as exc:
             log(guest, 2206, error=str(exc))

@@ -9,6 +9,7 @@ the lab's state once the step is over.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -247,6 +248,48 @@ def _kerberos(x: CheckInput, dc: str, user: str, password: str, result: str) -> 
         return False, str(exc)
     got = logon(directory, user, password, x.lab.entropy.fork(f"kerberos-check/{dc}"))
     return got == result, got
+
+
+# --- across steps -----------------------------------------------------------------------------------
+# ``{ that = "sids_new" }``: a RID committed in a transaction must never be reused in the domain
+# (R-RID-10); a restored DC whose pool was not invalidated (R-SAFE-02, R-RID-40) hands the same
+# RIDs out again even when the first holder never left the DC, so no duplicate SID is left at the
+# end for ``duplicate_sids`` to find.  Sweeps (dcemu.sweep) write this check into the scenario
+# files they shrink, so a replay shows the reuse.
+
+#: Per lab: SID -> (step index, DN, objectGUID) of its first holder.  Weak: a closed lab is forgotten.
+_SEEN: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, str, str]]] = weakref.WeakKeyDictionary()
+
+
+def _created_sids(x: CheckInput) -> list[tuple[str, str, str]]:
+    """(sid, dn, guid) of the security principals created in this step (originating objectSid writes)."""
+    from ..ids import Sid
+    out = []
+    for write in x.step["writes"]:
+        if "objectSid" not in write["attributes"]:
+            continue
+        guest = x.lab.guest(write["dc"])
+        obj = guest.dc.directory.get(write["guid"]) if guest is not None and guest.dc is not None else None
+        raw = obj.first("objectSid") if obj is not None else None
+        if isinstance(raw, bytes):
+            out.append((str(Sid.from_bytes(raw)), write["dn"], write["guid"]))
+    return out
+
+
+@expectation("sids_new", "The principals this step created carry SIDs no earlier sids_new step saw (R-RID-10).",
+             lambda: "every SID created in this step is new in this run")
+def _sids_new(x: CheckInput) -> tuple[bool, str]:
+    seen = _SEEN.setdefault(x.lab, {})
+    reused = []
+    created = _created_sids(x)
+    for sid, dn, guid in created:
+        first = seen.get(sid)
+        if first is not None and first[2] != guid:
+            reused.append(f"{sid} ({dn}) was issued before to {first[1]} at step {first[0] + 1}")
+        seen.setdefault(sid, (x.step["index"], dn, guid))
+    if reused:
+        return False, "reused: " + "; ".join(reused)
+    return True, f"{len(created)} new SID(s)"
 
 
 def describe(name: str, args: dict[str, Any]) -> str:
