@@ -109,11 +109,11 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
     else:
         default = (UF_WORKSTATION_TRUST_ACCOUNT | UF_PASSWD_NOTREQD) if "computer" in classes else (
             UF_NORMAL_ACCOUNT | UF_PASSWD_NOTREQD | UF_ACCOUNTDISABLE)
-        explicit = "userAccountControl" in values
         uac = int(values.get("userAccountControl", [str(default)])[0])
         values["userAccountControl"] = [str(uac)]
-        if (explicit or "computer" in classes) and "isCriticalSystemObject" not in values:
-            values["isCriticalSystemObject"] = ["TRUE" if _is_dc_account(uac) else "FALSE"]
+        critical = critical_for_uac(uac)
+        if critical is not None and "isCriticalSystemObject" not in values:
+            values["isCriticalSystemObject"] = [critical]
         if "primaryGroupID" not in values:
             pg = 516 if uac & UF_SERVER_TRUST_ACCOUNT else 521 if uac & UF_PARTIAL_SECRETS_ACCOUNT else (
                 515 if "computer" in classes else 513)
