@@ -191,8 +191,12 @@ class Directory:
         kind, _, value = inner.partition("=")
         kind = kind.upper()
         if kind == "GUID":
+            # MS-ADTS 3.1.1.3.1.2.4: the dashed string form, or 32 hex digits of the binary GUID
+            # as stored (little-endian fields: what Samba's and Windows' own clients send).
             try:
-                return self.get(str(parse_guid(value)))
+                text = value.strip()
+                guid = uuid.UUID(bytes_le=bytes.fromhex(text)) if len(text) == 32 else parse_guid(text)
+                return self.get(str(guid))
             except ValueError:
                 return None
         if kind == "SID":
@@ -203,6 +207,12 @@ class Directory:
             wk, _, container = value.partition(",")
             return self.well_known(container, wk)
         return None
+
+    def naming_contexts(self) -> list[str]:
+        """The DNs of the NCs this DC holds (what the rootDSE's namingContexts lists)."""
+        st = self.store.state
+        return [str(st(k)) for k in ("defaultNamingContext", "configurationNamingContext", "schemaNamingContext")
+                if st(k)]
 
     def well_known(self, container_dn: str, wkguid: str) -> StoredObject | None:
         """Resolve ``<WKGUID=...,NC>`` through the NC head's wellKnownObjects (MS-ADTS 3.1.1.1.11)."""

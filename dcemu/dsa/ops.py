@@ -30,6 +30,7 @@ from ..errors import (
     NotAllowedOnRdn,
     ObjectClassModsProhibited,
     ObjectClassViolation,
+    Other,
     UnwillingToPerform,
     atr_err,
     name_err,
@@ -86,6 +87,7 @@ def add(d: Directory, dn: str, attrs: Mapping[str, Iterable[Value]], *, system: 
     rdn_type, rdn_value = dnmod.rdn(dn)
     values = _canonical(d, attrs, system=system)
     if not system:
+        _drop_ignored_on_add(values, rdn_value)
         _check_client_writable(d, values)
     if d.peek(dn) is not None:
         raise _entry_exists(dn)
@@ -146,6 +148,24 @@ def _canonical(d: Directory, attrs: Mapping[str, Iterable[Value]], *, system: bo
         if not canon:
             out.pop(sch.ldap_display_name)
     return out
+
+
+#: Attributes a client may send on add that AD drops, as Windows does: the DSA sets them itself
+#: (MS-ADTS 3.1.1.5.2.2: uSNChanged, uSNCreated, whenCreated, whenChanged are the server's).
+_IGNORED_ON_ADD = ("uSNChanged", "uSNCreated", "whenCreated", "whenChanged")
+
+
+def _drop_ignored_on_add(values: dict[str, list[Value]], rdn_value: str) -> None:
+    """Drop what AD accepts on add and ignores: the server-kept stamps, ``isDeleted: FALSE``, and a
+    ``name`` that repeats the RDN (the DSA writes name from the RDN either way)."""
+    for attr in _IGNORED_ON_ADD:
+        values.pop(attr, None)
+    deleted = values.get("isDeleted")
+    if deleted is not None and [str(v).upper() for v in deleted] == ["FALSE"]:
+        del values["isDeleted"]
+    name = values.get("name")
+    if name is not None and len(name) == 1 and str(name[0]).lower() == rdn_value.lower():
+        del values["name"]
 
 
 def _check_client_writable(d: Directory, values: Mapping[str, list[Value]]) -> None:
@@ -251,7 +271,7 @@ def _contents_of(schema: object, classes: tuple[str, ...]) -> tuple[frozenset[st
 
 
 def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[Value]], linked: set[str], *,
-                    replica_copy: bool = False) -> None:
+                    replica_copy: bool = False, modify: bool = False) -> None:
     """must/may over the class chain and auxiliaries, single-valuedness, no duplicate values.
 
     ``replica_copy``: the object may have come by replication, which never carries attributes
@@ -268,7 +288,11 @@ def _check_contents(d: Directory, classes: list[str], values: Mapping[str, list[
             raise _class_violation("03152D2C")
         if len(vals) > 1:      # only several values can break single-valuedness or repeat
             if d.schema.attribute(attr).is_single_valued:
-                raise _attr_error(ConstraintViolation, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
+                # Windows answers a second value of a single-valued attribute with
+                # constraintViolation on add but attributeOrValueExists on modify (Samba's ldap.py
+                # test_single_valued_attributes, which holds against Windows).
+                kind = AttributeOrValueExists if modify else ConstraintViolation
+                raise _attr_error(kind, 0x2082, 1005, "CONSTRAINT_ATT_TYPE", d, attr)
             if not (_distinct(d.schema, attr, tuple(vals)) if all(type(v) is str for v in vals)
                     else len({d.schema.equality_key(attr, v) for v in vals}) == len(vals)):
                 raise _attr_error(AttributeOrValueExists, 0x2083, 1006, "ATT_OR_VALUE_EXISTS", d, attr)
@@ -283,6 +307,11 @@ def modify(d: Directory, dn: str, changes: Iterable[Change], *, system: bool = F
            permissive: bool = False) -> StoredObject:
     """Apply an LDAP modify as one originating write (MS-ADTS 3.1.1.5.3)."""
     d.guard_write("modify")
+    changes = list(changes)
+    if not changes:
+        # An empty modify is refused before the object is even looked up (Windows; Samba's
+        # ldap.py test_empty_messages).
+        raise UnwillingToPerform(svc_err(0x2035, "031A1254"))
     obj = d.require(dn)
     values = {k: list(v) for k, v in obj.attrs.items()}
     changed: set[str] = set()
@@ -323,7 +352,7 @@ def modify(d: Directory, dn: str, changes: Iterable[Change], *, system: bool = F
         # the same); Windows may still bump uSNChanged.  Replication is unaffected either way.
         return obj
     _check_contents(d, classes, values, {a for a, _, _ in link_changes} | _present_links(d, obj),
-                    replica_copy=True)
+                    replica_copy=True, modify=True)
     if structural != classes[-1] and d.schema.cls(classes[-1]).structural:
         raise ObjectClassModsProhibited(upd_err(0x2051, "03151A4A", 6002, "OBJ_CLASS_VIOLATION"))
     sam.check_modify(d, obj, values, changed)
@@ -426,13 +455,13 @@ def delete(d: Directory, dn: str, *, tree: bool = False, system: bool = False) -
     """Delete by turning the object into a tombstone (MS-ADTS 3.1.1.5.5, R-REPL-14)."""
     d.guard_write("delete")
     obj = d.require(dn)
-    _check_deletable(d, obj, system)
+    _check_deletable(d, obj, system, tree=tree)
     if d.store.has_children(obj.guid):
         if not tree:
             raise NotAllowedOnNonLeaf(upd_err(0x208C, "0C0A0B02", 6003, "CANT_ON_NON_LEAF"))
         victims = [o for o in d.store.subtree(dnmod.normalize(obj.dn)) if not o.deleted]
         for victim in victims:
-            _check_deletable(d, victim, system)
+            _check_deletable(d, victim, system, tree=True)
         with d.store.transaction():
             for victim in reversed(victims):
                 tombstones.make_tombstone(d, victim)
@@ -441,11 +470,22 @@ def delete(d: Directory, dn: str, *, tree: bool = False, system: bool = False) -
         tombstones.make_tombstone(d, obj)
 
 
-def _check_deletable(d: Directory, obj: StoredObject, system: bool) -> None:
+def _check_deletable(d: Directory, obj: StoredObject, system: bool, *, tree: bool = False) -> None:
+    """MS-ADTS 3.1.1.5.5.3 / 3.1.1.5.5.7.2: systemFlags DISALLOW_DELETE and NC heads are never
+    deleted; isCriticalSystemObject blocks only a tree delete; a domain principal whose RID is
+    below 1000 (Administrator, Domain Admins, ...) is refused by SAM with ``other`` (80), as Windows
+    answers Samba's sam.py test_protected_sid_objects."""
+    if system:
+        return
     flags = int(obj.first("systemFlags", "0") or 0) & 0xFFFFFFFF
     critical = str(obj.first("isCriticalSystemObject", "FALSE")).upper() == "TRUE"
-    if not system and (flags & FLAG_DISALLOW_DELETE or critical or obj.nc == obj.guid):
+    if flags & FLAG_DISALLOW_DELETE or obj.nc == obj.guid or (tree and critical):
         raise UnwillingToPerform(svc_err(0x2035, "031A1254"))
+    sid = obj.first("objectSid")
+    if isinstance(sid, bytes | bytearray) and len(sid) >= 12 and sid[1] >= 4:
+        rid = int.from_bytes(bytes(sid[-4:]), "little")
+        if rid < 1000 and bytes(sid[2:8]) == b"\x00\x00\x00\x00\x00\x05" and bytes(sid[8:12]) == (21).to_bytes(4, "little"):
+            raise Other(svc_err(0x2035, "031A1254"))
 
 
 # --- modify DN -------------------------------------------------------------------------------
@@ -473,11 +513,13 @@ def modify_dn(d: Directory, dn: str, new_rdn: str, *, delete_old_rdn: bool = Tru
     if moving:
         assert new_superior is not None
         parent = d.require(new_superior)
-        if dnmod.is_descendant(dnmod.normalize(parent.dn), dnmod.normalize(obj.dn)):
-            raise UnwillingToPerform(svc_err(0x20A1, "031A1254"))
+        # The containment rule is checked before the loop rule: a user moved under itself is a
+        # naming violation first (a user cannot contain users), as Windows answers it.
         superiors = {s.lower() for s in d.schema.possible_superiors(structural)}
         if not {c.lower() for c in parent.attrs.get("objectClass", [])} & superiors:
             raise NamingViolation(name_err(0x2099, "0310020A", 2005, "NAMING_VIOLATION", parent.dn))
+        if dnmod.is_descendant(dnmod.normalize(parent.dn), dnmod.normalize(obj.dn)):
+            raise UnwillingToPerform(svc_err(0x20A1, "031A1254"))
         if parent.nc != obj.nc:
             from ..errors import AffectsMultipleDsas
             raise AffectsMultipleDsas(svc_err(0x2131, "031A1254"))

@@ -61,7 +61,7 @@ def root_dse(d: Directory, supported_controls: tuple[str, ...], *, synchronized:
         "currentTime": [to_generalized_time(d.clock.now())],
         "subschemaSubentry": [f"CN=Aggregate,{schema}"],
         "dsServiceName": [ds_service],
-        "namingContexts": [domain, config, schema],
+        "namingContexts": d.naming_contexts(),
         "defaultNamingContext": [domain],
         "rootDomainNamingContext": [str(st("rootDomainNamingContext", domain))],
         "configurationNamingContext": [config],

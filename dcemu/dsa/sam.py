@@ -111,6 +111,9 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
             UF_NORMAL_ACCOUNT | UF_PASSWD_NOTREQD | UF_ACCOUNTDISABLE)
         uac = int(values.get("userAccountControl", [str(default)])[0])
         values["userAccountControl"] = [str(uac)]
+        critical = critical_for_uac(uac)
+        if critical is not None and "isCriticalSystemObject" not in values:
+            values["isCriticalSystemObject"] = [critical]
         if "primaryGroupID" not in values:
             pg = 516 if uac & UF_SERVER_TRUST_ACCOUNT else 521 if uac & UF_PARTIAL_SECRETS_ACCOUNT else (
                 515 if "computer" in classes else 513)
@@ -142,6 +145,22 @@ def prepare_add(d: Directory, obj: StoredObject, structural: str, classes: list[
         _set_password(d, values, password)
 
 
+def _is_dc_account(uac: int) -> bool:
+    """A DC's account: a writable DC (SERVER_TRUST) or an RODC (WORKSTATION_TRUST + PARTIAL_SECRETS)."""
+    rodc = UF_WORKSTATION_TRUST_ACCOUNT | UF_PARTIAL_SECRETS_ACCOUNT
+    return bool(uac & UF_SERVER_TRUST_ACCOUNT) or uac & rodc == rodc
+
+
+def critical_for_uac(uac: int) -> str | None:
+    """isCriticalSystemObject after a userAccountControl write (MS-SAMR 3.1.1.8.10, as Windows does
+    it): TRUE when the account becomes a DC's, FALSE when it becomes a workstation's, else unchanged."""
+    if _is_dc_account(uac):
+        return "TRUE"
+    if uac & UF_WORKSTATION_TRUST_ACCOUNT:
+        return "FALSE"
+    return None
+
+
 def _signed32(value: int) -> int:
     value &= 0xFFFFFFFF
     return value - 0x100000000 if value & 0x80000000 else value
@@ -164,6 +183,10 @@ def check_modify(d: Directory, obj: StoredObject, values: dict[str, list[Value]]
             gt = int(values.get("groupType", ["0"])[0])
             values["sAMAccountType"] = [str(sam_account_type(classes, uac, gt))]
             changed.add("sAMAccountType")
+            critical = critical_for_uac(uac) if "userAccountControl" in changed else None
+            if critical is not None and values.get("isCriticalSystemObject") != [critical]:
+                values["isCriticalSystemObject"] = [critical]
+                changed.add("isCriticalSystemObject")
 
 
 # --- passwords -------------------------------------------------------------------------------

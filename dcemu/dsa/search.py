@@ -43,6 +43,9 @@ class SearchSpec:
     show_deleted: bool = False
     domain_scope: bool = False
     sort_keys: list[tuple[str, bool]] = field(default_factory=list)  # (attribute, reverse)
+    #: SERVER_SEARCH_FLAG_PHANTOM_ROOT (MS-ADTS 3.1.1.3.4.1.12): a subtree search whose base need
+    #: not exist covers every NC this DC holds at or below the base, with no referrals.
+    phantom_root: bool = False
 
 
 @dataclass
@@ -74,7 +77,8 @@ class Searcher:
         if self._generation != self.d.generation:
             self._results.clear()
             self._generation = self.d.generation
-        key = (spec.base, spec.scope, spec.filter, spec.show_deleted, spec.domain_scope, tuple(spec.sort_keys))
+        key = (spec.base, spec.scope, spec.filter, spec.show_deleted, spec.domain_scope, tuple(spec.sort_keys),
+               spec.phantom_root)
         hit = self._results.get(key)
         if hit is None:
             result = self.search(spec)
@@ -92,6 +96,8 @@ class Searcher:
         return obj
 
     def search(self, spec: SearchSpec) -> SearchResult:
+        if spec.phantom_root and spec.scope == SUBTREE:
+            return self._phantom_root(spec)
         base = self.resolve_base(spec.base, show_deleted=spec.show_deleted)
         if spec.scope == BASE:
             ok = self.matcher.matches(base, spec.filter)
@@ -113,6 +119,24 @@ class Searcher:
         if spec.sort_keys:
             out = self._sort(out, spec.sort_keys)
         return SearchResult(out, refs)
+
+    def _phantom_root(self, spec: SearchSpec) -> SearchResult:
+        """Each NC head at or below the base, searched as its own subtree (MS-ADTS 3.1.1.3.4.1.12).
+
+        The base is only a name here: it may be a DN no object has (``DC=com`` above the forest),
+        or "" for every NC the DC holds."""
+        base_ndn = dnmod.normalize(spec.base) if spec.base else ""
+        out: list[StoredObject] = []
+        for head_dn in self.d.naming_contexts():
+            head_ndn = dnmod.normalize(head_dn)
+            if base_ndn and head_ndn != base_ndn and not head_ndn.endswith("," + base_ndn):
+                continue
+            sub = SearchSpec(head_dn, SUBTREE, spec.filter, spec.attributes, show_deleted=spec.show_deleted,
+                             domain_scope=True)
+            out.extend(self.search(sub).objects)
+        if spec.sort_keys:
+            out = self._sort(out, spec.sort_keys)
+        return SearchResult(out, [])
 
     def _in_scope(self, obj: StoredObject, base: StoredObject, base_ndn: str, scope: int) -> bool:
         if scope == ONE_LEVEL:

@@ -33,11 +33,21 @@ SORT_RESPONSE_OID = "1.2.840.113556.1.4.474"  # RFC 2891
 EXTENDED_DN_OID = "1.2.840.113556.1.4.529"  # MS-ADTS 3.1.1.3.4.1.5
 DOMAIN_SCOPE_OID = "1.2.840.113556.1.4.1339"  # MS-ADTS 3.1.1.3.4.1.8
 PERMISSIVE_MODIFY_OID = "1.2.840.113556.1.4.1413"  # MS-ADTS 3.1.1.3.4.1.2
+SHOW_RECYCLED_OID = "1.2.840.113556.1.4.2064"  # MS-ADTS 3.1.1.3.4.1.26
+SHOW_DEACTIVATED_LINK_OID = "1.2.840.113556.1.4.2065"  # MS-ADTS 3.1.1.3.4.1.27
+SEARCH_OPTIONS_OID = "1.2.840.113556.1.4.1340"  # MS-ADTS 3.1.1.3.4.1.12
+LAZY_COMMIT_OID = "1.2.840.113556.1.4.619"  # MS-ADTS 3.1.1.3.4.1.7
+DIRSYNC_OID = "1.2.840.113556.1.4.841"  # MS-ADTS 3.1.1.3.4.1.3
+
+#: LDAP_SERVER_SEARCH_OPTIONS_OID flags (MS-ADTS 3.1.1.3.4.1.12).
+SERVER_SEARCH_FLAG_DOMAIN_SCOPE = 0x1
+SERVER_SEARCH_FLAG_PHANTOM_ROOT = 0x2
 
 #: Request controls this layer can decode (what a rootDSE's supportedControl may list).
 SUPPORTED_CONTROLS: tuple[str, ...] = (
     PAGED_RESULTS_OID, SD_FLAGS_OID, SHOW_DELETED_OID, TREE_DELETE_OID, SORT_REQUEST_OID,
-    EXTENDED_DN_OID, DOMAIN_SCOPE_OID, PERMISSIVE_MODIFY_OID,
+    EXTENDED_DN_OID, DOMAIN_SCOPE_OID, PERMISSIVE_MODIFY_OID, SHOW_RECYCLED_OID, SHOW_DEACTIVATED_LINK_OID,
+    SEARCH_OPTIONS_OID, LAZY_COMMIT_OID, DIRSYNC_OID,
 )
 
 
@@ -226,6 +236,76 @@ class ShowDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class Marker:
+    """A control whose presence is its whole meaning (no value): show recycled (3.1.1.3.4.1.26),
+    show deactivated link (3.1.1.3.4.1.27), lazy commit (3.1.1.3.4.1.7)."""
+
+    oid: str
+    criticality: bool = False
+
+    def to_control(self) -> Control:
+        return _control(self.oid, self.criticality, None)
+
+
+def _marker(oid: str) -> Callable[[bytes | None, bool], Marker]:
+    def decode(value: bytes | None, criticality: bool) -> Marker:
+        return Marker(oid, criticality)
+    return decode
+
+
+# LDAP_SERVER_SEARCH_OPTIONS ::= SEQUENCE { SearchOptions INTEGER }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchOptions:
+    """Search options (MS-ADTS 3.1.1.3.4.1.12): DOMAIN_SCOPE (1) and PHANTOM_ROOT (2)."""
+
+    flags: int
+    criticality: bool = False
+    oid = SEARCH_OPTIONS_OID
+
+    def to_control(self) -> Control:
+        return _control(self.oid, self.criticality, ber.encode_sequence(ber.encode_integer(self.flags)))
+
+    @classmethod
+    def from_value(cls, value: bytes | None, criticality: bool) -> SearchOptions:
+        s, e = _open_sequence(value)
+        flags, p = ber.read_integer(value, s, e, INTEGER, "search options")  # type: ignore[arg-type]
+        ber.expect_end(p, e, "search options value")
+        return cls(flags, criticality)
+
+
+# DirSyncRequestValue  ::= SEQUENCE { Flags INTEGER, MaxBytes INTEGER, Cookie OCTET STRING }
+# DirSyncResponseValue ::= SEQUENCE { MoreResults INTEGER, unused INTEGER, CookieServer OCTET STRING }
+
+
+@dataclass(frozen=True, slots=True)
+class DirSync:
+    """DirSync request (flags, max bytes, cookie) or response (more results, 0, cookie)."""
+
+    flags: int
+    max_bytes: int = 0
+    cookie: bytes = b""
+    criticality: bool = False
+    oid = DIRSYNC_OID
+
+    def to_control(self) -> Control:
+        value = ber.encode_sequence(ber.encode_integer(self.flags), ber.encode_integer(self.max_bytes),
+                                    ber.encode_octets(self.cookie))
+        return _control(self.oid, self.criticality, value)
+
+    @classmethod
+    def from_value(cls, value: bytes | None, criticality: bool) -> DirSync:
+        s, e = _open_sequence(value)
+        flags, p = ber.read_integer(value, s, e, INTEGER, "dirsync flags")  # type: ignore[arg-type]
+        max_bytes, p = ber.read_integer(value, p, e, INTEGER, "dirsync max bytes")  # type: ignore[arg-type]
+        cookie, p = ber.read_octets(value, p, e, OCTET_STRING, "dirsync cookie")  # type: ignore[arg-type]
+        ber.expect_end(p, e, "dirsync value")
+        # Flags is a 32-bit field sent as a signed INTEGER (INCREMENTAL_VALUES is the sign bit).
+        return cls(flags & 0xFFFFFFFF, max_bytes, bytes(cookie), criticality)
+
+
+@dataclass(frozen=True, slots=True)
 class TreeDelete:
     """Delete a whole subtree in one DelRequest; no value."""
 
@@ -271,7 +351,7 @@ class PermissiveModify:
 
 
 KnownControl = (PagedResults | SDFlags | ExtendedDN | SortRequest | SortResponse | ShowDeleted | TreeDelete
-                | DomainScope | PermissiveModify)
+                | DomainScope | PermissiveModify | Marker | SearchOptions | DirSync)
 
 _CODECS: dict[str, Callable[[bytes | None, bool], KnownControl]] = {
     PAGED_RESULTS_OID: PagedResults.from_value,
@@ -280,6 +360,11 @@ _CODECS: dict[str, Callable[[bytes | None, bool], KnownControl]] = {
     SORT_REQUEST_OID: SortRequest.from_value,
     SORT_RESPONSE_OID: SortResponse.from_value,
     SHOW_DELETED_OID: ShowDeleted.from_value,
+    SHOW_RECYCLED_OID: _marker(SHOW_RECYCLED_OID),
+    SHOW_DEACTIVATED_LINK_OID: _marker(SHOW_DEACTIVATED_LINK_OID),
+    LAZY_COMMIT_OID: _marker(LAZY_COMMIT_OID),
+    SEARCH_OPTIONS_OID: SearchOptions.from_value,
+    DIRSYNC_OID: DirSync.from_value,
     TREE_DELETE_OID: TreeDelete.from_value,
     DOMAIN_SCOPE_OID: DomainScope.from_value,
     PERMISSIVE_MODIFY_OID: PermissiveModify.from_value,

@@ -111,13 +111,17 @@ class BindHandler:
             return conn.send(LDAPMessage(msg.message_id, BindResponse.from_error(exc)))
 
     # --- simple -----------------------------------------------------------------------------
+    def hosts_domain(self, name: str) -> bool:
+        """Whether ``name`` is this DC's domain, by NetBIOS or DNS name (case-insensitive)."""
+        d = self.d
+        return name.upper() in (str(d.store.state("netbiosName")).upper(), str(d.store.state("dnsDomain")).upper())
+
     def resolve_account(self, name: str) -> StoredObject | None:
         """A bind name as AD accepts it: DN, UPN (user@dns.domain) or DOMAIN\\sAMAccountName."""
         d = self.d
         if "\\" in name:
             domain, _, sam = name.partition("\\")
-            if domain.upper() not in (str(d.store.state("netbiosName")).upper(),
-                                      str(d.store.state("dnsDomain")).upper()):
+            if not self.hosts_domain(domain):
                 return None
             return self._by_sam(sam)
         if "=" in name:

@@ -24,11 +24,20 @@ def _names(dc: object) -> DcNames:
 
 
 def account_for(handler: BindHandler, domain: str, user: str) -> Account | None:
-    """The account a client names, resolved as AD does (user, user@domain, DOMAIN as sent or empty)."""
+    """The account a client names, resolved as AD does (user, user@domain, DOMAIN as sent or empty).
+
+    A domain name the DC neither hosts nor trusts (Samba's client sends its ``workgroup``, by
+    default ``WORKGROUP``) is not a refusal: a Windows DC with no trust by that name processes the
+    logon in its own domain (MS-NRPC 3.5.4.5.1: only a trusted domain's logon is passed through;
+    Samba documents the same for its ``map untrusted to domain`` as "the behaviour of Windows").
+    The NTLMv2 proof still binds the name the client sent (NTOWFv2 over user and domain).
+    """
     if "@" in user:
         obj = handler.resolve_account(user)
     elif domain:
         obj = handler.resolve_account(f"{domain}\\{user}")
+        if obj is None and not handler.hosts_domain(domain):
+            obj = handler.resolve_account(user)
     else:
         obj = handler.resolve_account(user)
     if obj is None:

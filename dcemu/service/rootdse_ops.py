@@ -26,6 +26,10 @@ ROOTDSE_OPERATIONS |= {"invalidateridpool": "invalidateRidPool", "sidcompatibili
 
 def apply_root_dse_operation(dc: DomainController, name: str, value: bytes) -> None:
     """Run the rootDSE operation ``name``; unknown ones are refused as Windows refuses them."""
+    if name.lower() == "schemaupdatenow":
+        # MS-ADTS 3.1.1.3.3.14: reload the schema cache now.  dcemu's schema cache follows every
+        # committed schema write already, so there is nothing left to do but succeed.
+        return
     locate = getattr(dc, "locate_dsa", None)   # set by a lab: NTDS Settings DN -> a running DC
     if not handle_rootdse_operation(dc, name, value, locate=locate):
         raise UnwillingToPerform(svc_err(0x209A, "031A124C"))

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from ..dsa.rootdse import root_dse, select
 from ..dsa.search import SearchSpec
-from ..dsa.security import readable_sd_parts
+from ..dsa.security import SD_NOT_RETURNED, readable_sd_parts
 from ..errors import OperationsError, SizeLimitExceeded, TimeLimitExceeded, ldap_err
 from ..ldap import controls as C
 from ..ldap.encoder import encode, encode_search_result_entry_op, wrap_encoded_op
 from ..ldap.messages import LDAPMessage, SearchRequest, SearchResultDone, SearchResultReference
 from ..store.interface import Value
+from . import dirsync_glue
 from .gc import gc_attributes, gc_search
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ MAX_PAGE_SIZE = 1000
 #: AD's MaxQueryDuration policy (seconds).
 MAX_QUERY_DURATION = 120
 SEARCH_CONTROLS = (C.PAGED_RESULTS_OID, C.SD_FLAGS_OID, C.SHOW_DELETED_OID, C.SORT_REQUEST_OID,
-                   C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID)
+                   C.EXTENDED_DN_OID, C.DOMAIN_SCOPE_OID, C.SHOW_RECYCLED_OID, C.SHOW_DEACTIVATED_LINK_OID,
+                   C.SEARCH_OPTIONS_OID, C.LAZY_COMMIT_OID, C.DIRSYNC_OID)
 SUPPORTED_CONTROLS = C.SUPPORTED_CONTROLS
 SUBSCHEMA_ATTRIBUTES = {"attributetypes": "attributeTypes", "objectclasses": "objectClasses",
                         "ditcontentrules": "dITContentRules"}
@@ -68,12 +70,20 @@ class SearchHandler:
         if req.base_object == "" and int(req.scope) == 0:
             return self._root_dse(conn, msg, req)
         self.session.require_bound()
+        if C.DIRSYNC_OID in controls:
+            return dirsync_glue.answer(self, conn, msg, req, controls)
         sd = controls.get(C.SD_FLAGS_OID)
         ext = controls.get(C.EXTENDED_DN_OID)
         sort = controls.get(C.SORT_REQUEST_OID)
+        options = controls.get(C.SEARCH_OPTIONS_OID)
+        option_flags = options.flags if options is not None else 0
+        # DIVERGENCE: the Recycle Bin is not modelled, so a deleted object is a tombstone from the
+        # start and show_recycled (which shows tombstones and recycled objects) equals show_deleted.
         spec = SearchSpec(req.base_object, int(req.scope), req.filter, list(req.attributes),
-                          show_deleted=C.SHOW_DELETED_OID in controls,
-                          domain_scope=C.DOMAIN_SCOPE_OID in controls,
+                          show_deleted=C.SHOW_DELETED_OID in controls or C.SHOW_RECYCLED_OID in controls,
+                          domain_scope=C.DOMAIN_SCOPE_OID in controls
+                          or bool(option_flags & C.SERVER_SEARCH_FLAG_DOMAIN_SCOPE),
+                          phantom_root=bool(option_flags & C.SERVER_SEARCH_FLAG_PHANTOM_ROOT),
                           sort_keys=[(k.attribute_type, k.reverse_order) for k in sort.keys[:1]] if sort else [])
         paged = controls.get(C.PAGED_RESULTS_OID)
         out: list[bytes] = []
@@ -101,7 +111,14 @@ class SearchHandler:
                 size_exceeded = True
         attrs = list(req.attributes)
         principal = self.session.principal
-        sd_flags = readable_sd_parts(sd.flags if sd else None, principal is not None and principal.is_admin)
+        # MS-ADTS 3.1.1.3.4.1.11: with the SD flags control the descriptor comes for "*", an empty
+        # list or its own name; without the control only when nTSecurityDescriptor is named (so a
+        # plain "*" read shows no descriptor, as Samba's sam.py/tombstone_reanimation expect of Windows).
+        named = any(a.split(";", 1)[0].lower() == "ntsecuritydescriptor" for a in attrs)
+        if sd is None and not named:
+            sd_flags = SD_NOT_RETURNED
+        else:
+            sd_flags = readable_sd_parts(sd.flags if sd else None, principal is not None and principal.is_admin)
         shape = (tuple(attrs), req.types_only, sd_flags, (ext.flag or 0) if ext else None, self.session.gc)
         # timeLimit (RFC 4511 4.5.1.5) is wall-clock processing time, capped by MaxQueryDuration.
         budget = min(req.time_limit or MAX_QUERY_DURATION, MAX_QUERY_DURATION)

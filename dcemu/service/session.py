@@ -16,17 +16,23 @@ unicodePwd travels only over TLS or a sealed connection (unwillingToPerform othe
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..dsa import rodc
+from ..dsa import rodc, undelete
 from ..errors import (
     BIND_REQUIRED_TEXT,
+    ConstraintViolation,
     InsufficientAccessRights,
     LdapError,
+    NoSuchAttribute,
     OperationsError,
     ProtocolError,
+    UndefinedAttributeType,
     UnwillingToPerform,
+    ldap_err,
     sec_err,
     svc_err,
 )
@@ -61,7 +67,8 @@ if TYPE_CHECKING:
 
 WHOAMI_OID = "1.3.6.1.4.1.4203.1.11.3"
 STARTTLS_OID = "1.3.6.1.4.1.1466.20037"
-WRITE_CONTROLS = (C.TREE_DELETE_OID, C.PERMISSIVE_MODIFY_OID, C.SD_FLAGS_OID, C.DOMAIN_SCOPE_OID)
+WRITE_CONTROLS = (C.TREE_DELETE_OID, C.PERMISSIVE_MODIFY_OID, C.SD_FLAGS_OID, C.DOMAIN_SCOPE_OID, C.SHOW_DELETED_OID,
+                  C.SHOW_RECYCLED_OID, C.SHOW_DEACTIVATED_LINK_OID, C.LAZY_COMMIT_OID)
 UNICODEPWD_NEEDS_PROTECTION = svc_err(0x1F, "031A12D2")
 
 
@@ -156,12 +163,19 @@ class LdapSession:
             self.require_writer()
             enable_pool_allocation(self.dc.directory)   # R-RID-32: the one client write of this system-only flag
             return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
+        if _shows_deleted(controls):
+            target = self.dc.directory.find(req.object)
+            if target is not None and target.deleted:
+                self.require_writer()   # Reanimate-Tombstones: held by the administrators (MS-ADTS 3.1.1.5.3.7.3)
+                undelete.undelete(self.dc.directory, target, changes)
+                return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
         touches_password = any(c.attr.lower() == "unicodepwd" for c in changes)
         only_password = all(c.attr.lower() == "unicodepwd" for c in changes)
         self.require_writer(req.object, password_change=only_password)
         if touches_password and not self.sealed:
             raise UnwillingToPerform(UNICODEPWD_NEEDS_PROTECTION)
-        ops.modify(self.dc.directory, req.object, changes, permissive=C.PERMISSIVE_MODIFY_OID in controls)
+        with _undefined_as_no_such_attribute():
+            ops.modify(self.dc.directory, req.object, changes, permissive=C.PERMISSIVE_MODIFY_OID in controls)
         return conn.send(LDAPMessage(msg.message_id, ModifyResponse(0)))
 
     def _modify_root_dse(self, req: ModifyRequest) -> ModifyResponse:
@@ -182,10 +196,15 @@ class LdapSession:
         self.require_writer()
         attrs: dict[str, list] = {}
         for a in req.attributes:
+            if not a.vals:
+                # An attribute with no values (``objectClass: []``): constraintViolation (Windows,
+                # Samba's ldap.py test_objectclasses), not a protocol error.
+                raise ConstraintViolation(svc_err(0x20B1, "03151E6B", 1005, "CONSTRAINT_ATT_TYPE"))
             attrs.setdefault(a.type, []).extend(a.vals)
         if any(k.lower() == "unicodepwd" for k in attrs) and not self.sealed:
             raise UnwillingToPerform(UNICODEPWD_NEEDS_PROTECTION)
-        ops.add(self.dc.directory, req.entry, attrs)
+        with _undefined_as_no_such_attribute():
+            ops.add(self.dc.directory, req.entry, attrs)
         return conn.send(LDAPMessage(msg.message_id, AddResponse(0)))
 
     def _delete(self, conn: ServerConnection, msg: LDAPMessage) -> bytes:
@@ -199,8 +218,12 @@ class LdapSession:
     def _modify_dn(self, conn: ServerConnection, msg: LDAPMessage) -> bytes:
         from ..dsa import ops
         req: ModifyDNRequest = msg.protocol_op
-        C.decode_controls(msg.controls, allowed=WRITE_CONTROLS)
+        controls = C.decode_controls(msg.controls, allowed=WRITE_CONTROLS)
         self.require_writer()
+        if _shows_deleted(controls):
+            target = self.dc.directory.find(req.entry)
+            if target is not None and target.deleted:
+                raise undelete.refuse_tombstone_write()   # a tombstone moves only by an undelete modify
         ops.modify_dn(self.dc.directory, req.entry, req.newrdn, delete_old_rdn=req.deleteoldrdn,
                       new_superior=req.new_superior)
         return conn.send(LDAPMessage(msg.message_id, ModifyDNResponse(0)))
@@ -234,6 +257,21 @@ class LdapSession:
 
 
 _MOD_OPS = {0: "add", 1: "delete", 2: "replace", 3: "increment"}
+
+
+@contextlib.contextmanager
+def _undefined_as_no_such_attribute() -> Iterator[None]:
+    """A write naming an attribute the schema does not define: Windows answers noSuchAttribute (16)
+    with "Error in attribute conversion operation" (what Samba's ldap.py test_invalid_attribute
+    expects), where a search simply ignores the name."""
+    try:
+        yield
+    except UndefinedAttributeType:
+        raise NoSuchAttribute(ldap_err(0x57, "0C090D8A", "Error in attribute conversion operation")) from None
+
+
+def _shows_deleted(controls: dict) -> bool:
+    return C.SHOW_DELETED_OID in controls or C.SHOW_RECYCLED_OID in controls
 
 
 def _is_ceiling_override(dc: DomainController, dn: str, changes: list) -> bool:

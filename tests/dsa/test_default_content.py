@@ -83,11 +83,18 @@ def test_the_domain_head_grants_dcsync_as_a_2012r2_domain(dc) -> None:
 
 
 def test_nt_security_descriptor_is_returned_for_star_in_the_parts_the_caller_may_read(served, dc) -> None:
-    """MS-ADTS 3.1.1.3.4.1.11: no control = all four parts; the SACL needs SeSecurityPrivilege."""
+    """MS-ADTS 3.1.1.3.4.1.11: with the SD flags control the descriptor comes for ``*`` too; without it
+    only when named, and then as all four parts; the SACL needs SeSecurityPrivilege."""
     admin = _conn(served)
     admin.search(dc.domain_dn, "(objectClass=*)", ldap3.BASE, attributes=["*"])
+    assert not admin.response[0]["raw_attributes"].get("nTSecurityDescriptor")   # not named, no control
+    admin.search(dc.domain_dn, "(objectClass=*)", ldap3.BASE, attributes=["*"],
+                 controls=security_descriptor_control(sdflags=0x0F))
     full = parse_descriptor(admin.response[0]["raw_attributes"]["nTSecurityDescriptor"][0])
     assert full["Sacl"] and full["Dacl"] and full["OwnerSid"]
+    admin.search(dc.domain_dn, "(objectClass=*)", ldap3.BASE, attributes=["nTSecurityDescriptor"])
+    named = parse_descriptor(admin.response[0]["raw_attributes"]["nTSecurityDescriptor"][0])
+    assert named["Sacl"] and named["Dacl"]
     ops.add(dc.directory, f"CN=reader,CN=Users,{dc.domain_dn}",
             {"objectClass": ["user"], "sAMAccountName": ["reader"],
              "unicodePwd": ['"Rd-Passw0rd!"'.encode("utf-16-le")], "userAccountControl": ["512"]}, system=True)

@@ -168,7 +168,7 @@ def test_non_replicated_write_keeps_no_metadata(dc: DomainController) -> None:
     ([Change("delete", "telephoneNumber", ("404",))], NoSuchAttribute),
     ([Change("replace", "noSuchAttribute", ("x",))], UndefinedAttributeType),
     ([Change("replace", "cn", ("renamed",))], NotAllowedOnRdn),
-    ([Change("replace", "sAMAccountName", ("a", "b"))], ConstraintViolation),
+    ([Change("replace", "sAMAccountName", ("a", "b"))], AttributeOrValueExists),  # Windows: 20 on modify
     ([Change("replace", "objectSid", (Sid("S-1-5-21-1-2-3-4").to_bytes(),))], ConstraintViolation),
     ([Change("replace", "userAccountControl", ("not-a-number",))], Exception),
 ])
@@ -387,3 +387,58 @@ def test_property_stored_values_round_trip_exactly(attrs) -> None:
         table[sd.hex()] = sd
         return sd.hex()
     assert decode_values(encode_values(attrs, intern), table.__getitem__) == attrs
+
+
+def test_add_ignores_what_ad_ignores_and_still_refuses_the_rest(dc: DomainController) -> None:
+    """MS-ADTS 3.1.1.5.2.2: uSNChanged/uSNCreated/whenCreated are the server's, ``isDeleted: FALSE``
+    and a ``name`` equal to the RDN are accepted on add and dropped (Samba's deletetest and
+    tombstone_reanimation send them to Windows); isDeleted TRUE and a different name are refused."""
+    d = dc.directory
+    dn = f"CN=ignored,CN=Users,{dc.domain_dn}"
+    obj = ops.add(d, dn, {"objectClass": ["container"], "isDeleted": ["FALSE"], "name": ["ignored"],
+                          "uSNChanged": ["1"], "uSNCreated": ["1"], "whenCreated": ["20000101000000.0Z"]})
+    assert obj.usn_created > 1 and "isDeleted" not in obj.attrs and obj.first("name") == "ignored"
+    assert str(obj.first("whenCreated")) != "20000101000000.0Z"
+    with pytest.raises(ConstraintViolation):
+        ops.add(d, f"CN=tomb,CN=Users,{dc.domain_dn}", {"objectClass": ["container"], "isDeleted": ["TRUE"]})
+    with pytest.raises(ConstraintViolation):
+        ops.add(d, f"CN=other,CN=Users,{dc.domain_dn}", {"objectClass": ["container"], "name": ["different"]})
+
+
+def test_is_critical_system_object_follows_the_account_type(dc: DomainController) -> None:
+    """MS-SAMR 3.1.1.8.10 as Windows applies it (Samba's sam.py isCriticalSystemObject tests): a new
+    computer says FALSE, a DC's account (server trust, or RODC = workstation + partial secrets) TRUE;
+    a user without userAccountControl has none; a UAC write to a DC's type sets TRUE, to a
+    workstation's FALSE, and to a normal account leaves it."""
+    d = dc.directory
+    comps = f"CN=Computers,{dc.domain_dn}"
+    assert ops.add(d, f"CN=ws1,{comps}", {"objectClass": ["computer"]}).first("isCriticalSystemObject") == "FALSE"
+    rodc = ops.add(d, f"CN=ro1,{comps}", {"objectClass": ["computer"], "userAccountControl": [str(0x1000 | 0x4000000)]})
+    assert rodc.first("isCriticalSystemObject") == "TRUE"
+    srv = ops.add(d, f"CN=srv1,{comps}", {"objectClass": ["computer"], "userAccountControl": ["8192"]})
+    assert srv.first("isCriticalSystemObject") == "TRUE"
+    srv = ops.modify(d, srv.dn, [Change("replace", "userAccountControl", ("544",))])
+    assert srv.first("isCriticalSystemObject") == "TRUE"
+    srv = ops.modify(d, srv.dn, [Change("replace", "userAccountControl", ("4096",))])
+    assert srv.first("isCriticalSystemObject") == "FALSE"
+    user = ops.add(d, f"CN=u1,CN=Users,{dc.domain_dn}", {"objectClass": ["user"]})
+    assert user.first("isCriticalSystemObject") is None
+    user = ops.modify(d, user.dn, [Change("replace", "userAccountControl", ("4096",))])
+    assert user.first("isCriticalSystemObject") == "FALSE"
+
+
+def test_critical_objects_block_only_tree_deletes_and_low_rids_are_protected(dc: DomainController) -> None:
+    """MS-ADTS 3.1.1.5.5.7.2: isCriticalSystemObject refuses a tree delete only; a domain principal
+    with a RID below 1000 is never deleted (Windows answers ``other``, Samba's test_protected_sid_objects)."""
+    from dcemu.errors import Other
+    d = dc.directory
+    comps = f"CN=Computers,{dc.domain_dn}"
+    ops.add(d, f"CN=srvx,{comps}", {"objectClass": ["computer"], "userAccountControl": ["8192"]})
+    ops.add(d, f"OU=Tree,{dc.domain_dn}", {"objectClass": ["organizationalUnit"]})
+    ops.add(d, f"CN=srvy,OU=Tree,{dc.domain_dn}", {"objectClass": ["computer"], "userAccountControl": ["8192"]})
+    with pytest.raises(UnwillingToPerform):
+        ops.delete(d, f"OU=Tree,{dc.domain_dn}", tree=True)       # a critical object inside
+    ops.delete(d, f"CN=srvx,{comps}")                              # a plain delete of one is allowed
+    for name in ("Administrator", "Domain Admins"):
+        with pytest.raises(Other):
+            ops.delete(d, f"CN={name},CN=Users,{dc.domain_dn}")

@@ -140,9 +140,22 @@ def test_decode_controls_applies_criticality_rules():
 
 
 def test_unknown_control_is_returned_raw():
-    raw = Control("1.2.840.113556.1.4.841", True, b"\x30\x00")  # DirSync: not supported here
+    raw = Control("1.2.840.113556.1.4.1504", True, b"\x30\x00")  # ASQ: not supported here
     assert C.decode_control(raw) is raw
-    assert "1.2.840.113556.1.4.841" not in C.SUPPORTED_CONTROLS
+    assert "1.2.840.113556.1.4.1504" not in C.SUPPORTED_CONTROLS
     assert set(C.SUPPORTED_CONTROLS) == {C.PAGED_RESULTS_OID, C.SD_FLAGS_OID, C.SHOW_DELETED_OID,
                                          C.TREE_DELETE_OID, C.SORT_REQUEST_OID, C.EXTENDED_DN_OID,
-                                         C.DOMAIN_SCOPE_OID, C.PERMISSIVE_MODIFY_OID}
+                                         C.DOMAIN_SCOPE_OID, C.PERMISSIVE_MODIFY_OID, C.SHOW_RECYCLED_OID,
+                                         C.SHOW_DEACTIVATED_LINK_OID, C.SEARCH_OPTIONS_OID, C.LAZY_COMMIT_OID,
+                                         C.DIRSYNC_OID}
+
+
+def test_dirsync_and_search_options_values_round_trip():
+    """MS-ADTS 3.1.1.3.4.1.3 / 3.1.1.3.4.1.12: the flags are 32-bit (INCREMENTAL_VALUES is the sign bit)."""
+    ds = C.DirSync(0x80000001, 1000, b"MSDS...").to_control()
+    back = C.decode_control(Control(ds.control_type, True, ds.control_value))
+    assert (back.flags, back.max_bytes, back.cookie) == (0x80000001, 1000, b"MSDS...")
+    signed = Control(C.DIRSYNC_OID, True, b"\x30\x0b\x02\x04\x80\x00\x00\x01\x02\x01\x00\x04\x00")
+    assert C.decode_control(signed).flags == 0x80000001
+    so = C.SearchOptions(C.SERVER_SEARCH_FLAG_PHANTOM_ROOT).to_control()
+    assert C.decode_control(Control(so.control_type, False, so.control_value)).flags == 2

@@ -88,3 +88,18 @@ def test_ldapdomaindump_end_to_end(served_389, dc, tmp_path) -> None:
     assert "Domain Admins" in {g["attributes"]["sAMAccountName"][0] for g in groups}
     computers = json.loads((out / "domain_computers.json").read_text())
     assert "DC01$" in {c["attributes"]["sAMAccountName"][0] for c in computers}
+
+
+def test_ntlm_logon_naming_an_untrusted_domain_is_processed_in_the_dcs_own_domain(served_389, dc) -> None:
+    """MS-NRPC 3.5.4.5.1: a DC with no trust by the name the client sends (Samba's client sends its
+    workgroup, WORKGROUP) logs the account on in its own domain; a wrong password is still 52e."""
+    server = ldap3.Server(served_389.host, port=389, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, user="WORKGROUP\\Administrator", password="Passw0rd!",
+                            authentication=ldap3.NTLM)
+    assert conn.bind(), conn.result
+    assert conn.extend.standard.who_am_i() == "u:CORP\\Administrator"
+    bad = ldap3.Connection(server, user="WORKGROUP\\Administrator", password="wrong", authentication=ldap3.NTLM)
+    assert not bad.bind()
+    assert bad.result["result"] == 49 and "data 52e" in bad.result["message"]
+    nobody = ldap3.Connection(server, user="WORKGROUP\\no-such-user", password="Passw0rd!", authentication=ldap3.NTLM)
+    assert not nobody.bind() and "data 52e" in nobody.result["message"]
